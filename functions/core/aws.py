@@ -1,0 +1,105 @@
+"""Data access: the only module that talks to AWS. Logic receives these adapters (fakes in unit tests)."""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from typing import Any
+from urllib.parse import urlparse
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+
+@lru_cache(maxsize=None)
+def client(service: str) -> Any:
+    # botocore reads AWS_ENDPOINT_URL itself, which is how the local stack points handlers at moto
+    return boto3.client(service, config=Config(retries={"mode": "standard", "max_attempts": 5}))
+
+
+def split_s3_uri(uri: str) -> tuple[str, str]:
+    parsed = urlparse(uri)
+    if parsed.scheme != "s3" or not parsed.netloc:
+        raise ValueError(f"not an s3:// URI: {uri!r}")
+    return parsed.netloc, parsed.path.lstrip("/")
+
+
+class S3Objects:
+    def list(self, bucket: str, prefix: str) -> list[dict[str, Any]]:
+        """Every current object under prefix, with the version id where the bucket is versioned."""
+        objects: list[dict[str, Any]] = []
+        for page in client("s3").get_paginator("list_object_versions").paginate(Bucket=bucket, Prefix=prefix):
+            for version in page.get("Versions", []):
+                if version["IsLatest"]:
+                    objects.append(
+                        {
+                            "key": version["Key"],
+                            "etag": version["ETag"].strip('"'),
+                            "size": version["Size"],
+                            "version_id": None if version.get("VersionId") in (None, "null") else version["VersionId"],
+                        }
+                    )
+        return objects
+
+    def read_json(self, uri: str) -> Any:
+        bucket, key = split_s3_uri(uri)
+        return json.loads(client("s3").get_object(Bucket=bucket, Key=key)["Body"].read())
+
+    def exists(self, uri: str) -> bool:
+        bucket, key = split_s3_uri(uri)
+        try:
+            client("s3").head_object(Bucket=bucket, Key=key)
+        except ClientError as error:
+            if error.response["Error"]["Code"] in ("404", "NoSuchKey", "NotFound"):
+                return False
+            raise
+        return True
+
+
+class Workflow:
+    def __init__(self, state_machine_arn: str):
+        self.state_machine_arn = state_machine_arn
+
+    def start(self, name: str, run_input: dict[str, Any]) -> bool:
+        """Start the named execution; False when that name has run already (the run exists)."""
+        try:
+            client("stepfunctions").start_execution(
+                stateMachineArn=self.state_machine_arn, name=name, input=json.dumps(run_input)
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] == "ExecutionAlreadyExists":
+                return False
+            raise
+        return True
+
+
+class DeadLetters:
+    def __init__(self, queue_url: str):
+        self.queue_url = queue_url
+
+    def send(self, body: str, reason: str, message_id: str) -> None:
+        client("sqs").send_message(
+            QueueUrl=self.queue_url,
+            MessageBody=body,
+            MessageAttributes={
+                "reason": {"DataType": "String", "StringValue": reason[:1024]},
+                "original_message_id": {"DataType": "String", "StringValue": message_id},
+            },
+        )
+
+
+class ModelRegistry:
+    def find(self, group: str, metadata: dict[str, str]) -> str | None:
+        """The ARN of the version in group whose metadata includes all of `metadata`, if any."""
+        sagemaker = client("sagemaker")
+        for page in sagemaker.get_paginator("list_model_packages").paginate(ModelPackageGroupName=group):
+            for summary in page["ModelPackageSummaryList"]:
+                described = sagemaker.describe_model_package(ModelPackageName=summary["ModelPackageArn"])
+                properties = described.get("CustomerMetadataProperties", {})
+                if all(properties.get(k) == v for k, v in metadata.items()):
+                    return summary["ModelPackageArn"]
+        return None
+
+    def create(self, request: dict[str, Any]) -> str:
+        return client("sagemaker").create_model_package(**request)["ModelPackageArn"]

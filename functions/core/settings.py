@@ -1,0 +1,72 @@
+"""Each function's environment as a pydantic model, parsed once by its handler."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+
+class _Environment(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str]):
+        return cls.model_validate({k.lower(): v for k, v in environ.items()})
+
+
+class StepResources(BaseModel):
+    image: str
+    instance_type: str
+    instance_count: int = Field(ge=1)
+    volume_gb: int = 30
+    max_runtime_seconds: int = Field(ge=60, le=432000)
+
+
+class StartRetrainingSettings(_Environment):
+    model_name: str
+    state_machine_arn: str
+    landing_bucket: str
+    artifacts_bucket: str
+    dead_letter_queue_url: str
+    code_version: str
+    processing_image_uri: str
+    training_image_uri: str
+    preprocess_instance_type: str
+    preprocess_instance_count: int
+    train_instance_type: str
+    train_instance_count: int
+    evaluate_instance_type: str
+    evaluate_instance_count: int
+    step_max_runtime_seconds: int
+    default_hyperparameters: dict[str, str]
+    candidate_kinds: list[str]
+    model_package_group: str
+
+    @field_validator("default_hyperparameters", mode="before")
+    @classmethod
+    def _json_object_of_strings(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = json.loads(value)
+        if isinstance(value, dict):
+            return {str(k): str(v) for k, v in value.items()}
+        return value
+
+    @field_validator("candidate_kinds", mode="before")
+    @classmethod
+    def _comma_list(cls, value: object) -> object:
+        return [kind.strip() for kind in value.split(",") if kind.strip()] if isinstance(value, str) else value
+
+    def step(self, name: str) -> StepResources:
+        image = self.training_image_uri if name == "train" else self.processing_image_uri
+        return StepResources(
+            image=image,
+            instance_type=getattr(self, f"{name}_instance_type"),
+            instance_count=getattr(self, f"{name}_instance_count"),
+            max_runtime_seconds=self.step_max_runtime_seconds,
+        )
+
+
+class RegisterModelsSettings(_Environment):
+    inference_image_uri: str

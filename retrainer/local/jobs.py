@@ -1,0 +1,347 @@
+"""SageMaker Training and Processing jobs, run as local processes under the container contract.
+
+Per job, `/opt/ml` is a folder under the stack's work dir. Inputs are staged from (local) S3 as the
+job's channels / ProcessingInputs say, the real entry point runs with the SM_* environment, stdout goes
+to CloudWatch Logs (`/aws/sagemaker/TrainingJobs`, `.../ProcessingJobs`) and the job's metrics are
+parsed with its own MetricDefinitions; outputs and model.tar.gz go back to S3; the moto job record
+moves InProgress -> Completed | Failed (with FailureReason) | Stopped (MaxRuntimeExceeded).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tarfile
+import threading
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from moto.sagemaker.exceptions import SagemakerClientError
+
+from retrainer.local.faults import Faults
+
+log = logging.getLogger(__name__)
+CONTAINER_ROOT = Path("/opt/ml")
+
+
+class JobFailed(Exception):
+    def __init__(self, reason: str, status: str = "Failed"):
+        super().__init__(reason)
+        self.reason, self.status = reason, status
+
+
+class ResourceLimitExceeded(SagemakerClientError):
+    def __init__(self, message: str):
+        super().__init__("ResourceLimitExceeded", message)
+
+
+def step_of(job_name: str) -> str:
+    """<prefix>-<run id>-<step>-<attempt> -> step."""
+    parts = job_name.split("-")
+    return parts[-2] if len(parts) >= 3 else job_name
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class JobRunner:
+    def __init__(self, session: Any, work_dir: Path, faults: Faults, python: str = sys.executable):
+        self.s3 = session.client("s3")
+        self.logs = session.client("logs")
+        self.cloudwatch = session.client("cloudwatch")
+        self.work_dir = work_dir
+        self.faults = faults
+        self.python = python
+        self.threads: list[threading.Thread] = []
+
+    # ---- called from moto (moto_patches)
+    def check_capacity(self, kind: str, name: str) -> None:
+        if self.faults.take(step_of(name), "capacity"):
+            raise ResourceLimitExceeded(f"The account-level service limit for {kind.lower()} job instances is exceeded (injected)")
+
+    def start(self, kind: str, job: Any) -> None:
+        thread = threading.Thread(target=self._run, args=(kind, job), name=f"job-{kind}", daemon=True)
+        self.threads.append(thread)
+        thread.start()
+
+    # ---- one job
+    def _run(self, kind: str, job: Any) -> None:
+        name = job.training_job_name if kind == "Training" else job.processing_job_name
+        root = self.work_dir / "jobs" / name / "opt" / "ml"
+        shutil.rmtree(root.parent.parent, ignore_errors=True)
+        started = time.monotonic()
+        try:
+            if self.faults.take(step_of(name), "internal-error"):
+                raise JobFailed("InternalServerError: We encountered an internal error. Please try again. (injected)")
+            if kind == "Training":
+                self._train(job, name, root)
+            else:
+                self._process(job, name, root)
+            status, reason = "Completed", None
+        except JobFailed as failure:
+            status, reason = failure.status, failure.reason
+        except Exception as error:  # noqa: BLE001 - the runner itself broke: say so on the job
+            log.exception("job %s", name)
+            status, reason = "Failed", f"ClientError: local job runner: {error}"
+        seconds = max(1, math.ceil(time.monotonic() - started))
+        if kind == "Training":
+            count = int(job.resource_config.get("InstanceCount", 1))
+            job.training_end_time = job.last_modified_time = _now()
+            job.training_time_in_seconds = seconds
+            job.billable_time_in_seconds = seconds * count
+            job.failure_reason = reason
+            job.secondary_status = "Completed" if status == "Completed" else status
+            job.training_job_status = status
+        else:
+            job.processing_end_time = job.last_modified_time = _now()
+            job.failure_reason = reason
+            job.exit_message = reason
+            job.processing_job_status = status
+
+    def _train(self, job: Any, name: str, root: Path) -> None:
+        hyperparameters = dict(job.hyper_parameters or {})
+        self._transition(job, "Downloading", "Downloading input data")
+        try:
+            program = json.loads(hyperparameters["sagemaker_program"])
+            submit_directory = json.loads(hyperparameters["sagemaker_submit_directory"])
+        except (KeyError, json.JSONDecodeError) as error:
+            raise JobFailed(f"ClientError: script mode needs the hyperparameters sagemaker_program and sagemaker_submit_directory ({error})") from error
+        code = root / "code"
+        self._download_archive(submit_directory, code)
+        channels = {}
+        for channel in job.input_data_config:
+            target = root / "input" / "data" / channel["ChannelName"]
+            self._download(channel["DataSource"]["S3DataSource"]["S3Uri"], target)
+            channels[channel["ChannelName"]] = target
+        config = root / "input" / "config"
+        config.mkdir(parents=True, exist_ok=True)
+        (config / "hyperparameters.json").write_text(json.dumps(hyperparameters))
+        (config / "resourceconfig.json").write_text(json.dumps({"current_host": "algo-1", "hosts": ["algo-1"]}))
+        (config / "inputdataconfig.json").write_text(json.dumps({c["ChannelName"]: {"TrainingInputMode": "File"} for c in job.input_data_config}))
+        if self.faults.take(step_of(name), "bad-data"):
+            _corrupt(channels.values())
+        for folder in ("model", "output/data", "checkpoints"):
+            (root / folder).mkdir(parents=True, exist_ok=True)
+
+        user_hps = {k: v for k, v in hyperparameters.items() if not k.startswith("sagemaker_")}
+        environment = {
+            "SM_MODEL_DIR": str(root / "model"),
+            "SM_OUTPUT_DATA_DIR": str(root / "output" / "data"),
+            "SM_OUTPUT_DIR": str(root / "output"),
+            "SM_INPUT_DIR": str(root / "input"),
+            "SM_INPUT_CONFIG_DIR": str(config),
+            "SM_CHANNELS": json.dumps(sorted(channels)),
+            "SM_HPS": json.dumps(user_hps),
+            "SM_HOSTS": json.dumps(["algo-1"]),
+            "SM_CURRENT_HOST": "algo-1",
+            "SM_NUM_GPUS": "0",
+            "SM_NUM_CPUS": str(os.cpu_count() or 1),
+            "SM_USER_ENTRY_POINT": program,
+            "SM_TRAINING_ENV": json.dumps({"job_name": name, "hyperparameters": user_hps, "hosts": ["algo-1"]}),
+            **{f"SM_CHANNEL_{c.upper()}": str(path) for c, path in channels.items()},
+        }
+        arguments = [a for k, v in user_hps.items() for a in (f"--{k}", str(v))]
+        self._transition(job, "Training", "Training image download completed. Training in progress.")
+        self._execute(
+            job, "TrainingJobs", name, [self.python, program, *arguments], environment, code,
+            int(job.stopping_condition.get("MaxRuntimeInSeconds", 86400)),
+            job.algorithm_specification.get("MetricDefinitions", []),
+        )
+        self._transition(job, "Uploading", "Uploading generated training model")
+        self._upload_archive(root / "model", job.model_artifacts["S3ModelArtifacts"])
+        output_uri = job.model_artifacts["S3ModelArtifacts"].rsplit("/", 1)[0] + "/output.tar.gz"
+        self._upload_archive(root / "output" / "data", output_uri)
+
+    def _process(self, job: Any, name: str, root: Path) -> None:
+        def local(path: str) -> str:
+            return str(root / Path(path).relative_to(CONTAINER_ROOT)) if path.startswith(str(CONTAINER_ROOT)) else path
+
+        staged = []
+        for item in job.processing_inputs:
+            source = item["S3Input"]
+            target = Path(local(source["LocalPath"]))
+            self._download(source["S3Uri"], target)
+            if item["InputName"] != "code":
+                staged.append(target)
+        if self.faults.take(step_of(name), "bad-data"):
+            _corrupt(staged)
+        outputs = job.processing_output_config.get("Outputs", [])
+        for output in outputs:
+            Path(local(output["S3Output"]["LocalPath"])).mkdir(parents=True, exist_ok=True)
+        app = job.app_specification
+        command = [local(a) for a in app.get("ContainerEntrypoint", []) + app.get("ContainerArguments", [])]
+        if command and command[0] in ("python", "python3"):
+            command[0] = self.python
+        self._execute(job, "ProcessingJobs", name, command, dict(job.environment), root,
+                      int((job.stopping_condition or {}).get("MaxRuntimeInSeconds", 86400)), [])
+        for output in outputs:
+            self._upload_dir(Path(local(output["S3Output"]["LocalPath"])), output["S3Output"]["S3Uri"])
+
+    # ---- the process
+    def _execute(self, job: Any, log_kind: str, name: str, command: list[str], environment: dict[str, str],
+                 cwd: Path, max_runtime: int, metric_definitions: list[dict[str, str]]) -> None:
+        env = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "HOME": os.environ.get("HOME", "/tmp"),
+            "PYTHONUNBUFFERED": "1",
+            "PYTHONPATH": str(cwd),
+            "TF_CPP_MIN_LOG_LEVEL": "2",
+            **environment,
+        }
+        logs = _LogStream(self.logs, f"/aws/sagemaker/{log_kind}", f"{name}/algo-1-{int(time.time())}")
+        metrics = _MetricParser(metric_definitions)
+        tail: list[str] = []
+        process = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        timer = threading.Timer(max_runtime, process.kill)
+        timer.start()
+        started = time.monotonic()
+        try:
+            assert process.stdout is not None
+            for line in process.stdout:
+                line = line.rstrip("\n")
+                logs.add(line)
+                metrics.parse(line)
+                tail = (tail + [line])[-40:]
+                if metrics.values:
+                    job.final_metric_data_list = metrics.final()
+            code = process.wait()
+        finally:
+            timer.cancel()
+            logs.flush()
+        metrics.publish(self.cloudwatch, log_kind, name)
+        if metric_definitions:
+            job.final_metric_data_list = metrics.final()
+        if time.monotonic() - started >= max_runtime:
+            raise JobFailed(f"MaxRuntimeExceeded: the job ran past MaxRuntimeInSeconds={max_runtime}", status="Stopped")
+        if code != 0:
+            errors = [line for line in tail if line.startswith("ERROR")] or [line for line in tail if line.strip()][-1:]
+            message = errors[-1] if errors else "no output"
+            raise JobFailed(f"AlgorithmError: {message} (exit code {code})")
+
+    def _transition(self, job: Any, status: str, message: str) -> None:
+        now = _now()
+        transitions = job.secondary_status_transitions
+        if transitions:
+            transitions[-1]["EndTime"] = now
+        transitions.append({"Status": status, "StartTime": now, "StatusMessage": message})
+        job.secondary_status = status
+        if status == "Training":
+            job.training_start_time = now
+
+    # ---- S3 staging
+    def _download(self, uri: str, target: Path) -> None:
+        bucket, prefix = _split(uri)
+        target.mkdir(parents=True, exist_ok=True)
+        found = False
+        for page in self.s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+            for item in page.get("Contents", []):
+                relative = item["Key"][len(prefix):].lstrip("/") or item["Key"].rsplit("/", 1)[-1]
+                destination = target / relative
+                destination.parent.mkdir(parents=True, exist_ok=True)
+                self.s3.download_file(bucket, item["Key"], str(destination))
+                found = True
+        if not found:
+            raise JobFailed(f"ClientError: no S3 objects found under {uri}")
+
+    def _download_archive(self, uri: str, target: Path) -> None:
+        bucket, key = _split(uri)
+        target.mkdir(parents=True, exist_ok=True)
+        archive = target.parent / "sourcedir.tar.gz"
+        try:
+            self.s3.download_file(bucket, key, str(archive))
+        except Exception as error:  # noqa: BLE001
+            raise JobFailed(f"ClientError: cannot download the submit directory {uri}: {error}") from error
+        with tarfile.open(archive) as tar:
+            tar.extractall(target, filter="data")
+
+    def _upload_dir(self, folder: Path, uri: str) -> None:
+        bucket, prefix = _split(uri)
+        for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+            self.s3.upload_file(str(path), bucket, f"{prefix.rstrip('/')}/{path.relative_to(folder).as_posix()}")
+
+    def _upload_archive(self, folder: Path, uri: str) -> None:
+        bucket, key = _split(uri)
+        archive = folder.parent / (folder.name + ".tar.gz")
+        with tarfile.open(archive, "w:gz") as tar:
+            for path in sorted(folder.iterdir()):
+                tar.add(path, arcname=path.name)
+        self.s3.upload_file(str(archive), bucket, key)
+
+
+def _split(uri: str) -> tuple[str, str]:
+    without = uri.removeprefix("s3://")
+    bucket, _, key = without.partition("/")
+    return bucket, key
+
+
+def _corrupt(folders: Any) -> None:
+    """Fault injection 'bad-data': every staged data file loses its content, so the script meets a
+    really broken input and must fail on it with its own message."""
+    for folder in folders:
+        for path in Path(folder).rglob("*"):
+            if path.is_file() and path.suffix in (".csv", ".parquet", ".json"):
+                path.write_text("")
+
+
+class _LogStream:
+    """A CloudWatch Logs stream, written in batches as the job runs (so progress can be followed)."""
+
+    def __init__(self, client: Any, group: str, stream: str):
+        self.client, self.group, self.stream = client, group, stream
+        self.pending: list[dict[str, Any]] = []
+        self.last_flush = time.monotonic()
+        try:
+            client.create_log_group(logGroupName=group)
+        except client.exceptions.ResourceAlreadyExistsException:
+            pass
+        client.create_log_stream(logGroupName=group, logStreamName=stream)
+
+    def add(self, line: str) -> None:
+        self.pending.append({"timestamp": int(time.time() * 1000), "message": line or " "})
+        if len(self.pending) >= 200 or time.monotonic() - self.last_flush > 2:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.pending:
+            self.client.put_log_events(logGroupName=self.group, logStreamName=self.stream, logEvents=self.pending)
+        self.pending, self.last_flush = [], time.monotonic()
+
+
+class _MetricParser:
+    """The job's MetricDefinitions applied to each log line, as SageMaker does."""
+
+    def __init__(self, definitions: list[dict[str, str]]):
+        self.definitions = [(d["Name"], re.compile(d["Regex"])) for d in definitions]
+        self.values: list[tuple[str, float, datetime]] = []
+
+    def parse(self, line: str) -> None:
+        for name, pattern in self.definitions:
+            match = pattern.search(line)
+            if match:
+                try:
+                    value = float(match.group(1))
+                except ValueError:
+                    continue
+                if math.isfinite(value):
+                    self.values.append((name, value, _now()))
+
+    def final(self) -> list[dict[str, Any]]:
+        last = {name: (value, at) for name, value, at in self.values}
+        return [{"MetricName": n, "Value": v, "Timestamp": at} for n, (v, at) in sorted(last.items())]
+
+    def publish(self, client: Any, log_kind: str, job_name: str) -> None:
+        data = [
+            {"MetricName": n, "Value": v, "Timestamp": at, "Dimensions": [{"Name": "TrainingJobName", "Value": job_name}]}
+            for n, v, at in self.values
+        ]
+        for start in range(0, len(data), 500):
+            client.put_metric_data(Namespace=f"/aws/sagemaker/{log_kind}", MetricData=data[start:start + 500])

@@ -1,0 +1,107 @@
+"""Run the real Lambda handlers in-process, as `sam local invoke` would in a container.
+
+Each function keeps one warm "container": its handler module is imported once and its environment
+(the template's variables) is in force for the duration of an invocation. Invocations are serialised
+because the environment is the process's; that is the one liberty taken against real Lambda.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import sys
+import threading
+import time
+import traceback
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from retrainer.local.provision import FunctionSpec
+
+
+@dataclass
+class LambdaContext:
+    """The attributes of the Lambda context object that handlers and Powertools read."""
+
+    function_name: str
+    memory_limit_in_mb: int
+    invoked_function_arn: str
+    aws_request_id: str
+    deadline: float
+    function_version: str = "$LATEST"
+    log_group_name: str = ""
+    log_stream_name: str = ""
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self.deadline - time.monotonic()) * 1000))
+
+
+class LambdaRuntime:
+    def __init__(self, base_environment: dict[str, str]):
+        self.base_environment = base_environment  # endpoint, credentials, region of the local stack
+        self.functions: dict[str, FunctionSpec] = {}
+        self.lock = threading.RLock()
+        self.invocations: dict[str, int] = {}
+
+    def register(self, spec: FunctionSpec) -> None:
+        self.functions[spec.name] = spec
+
+    def spec(self, name_or_logical_id: str) -> FunctionSpec:
+        for spec in self.functions.values():
+            if name_or_logical_id in (spec.name, spec.logical_id):
+                return spec
+        raise KeyError(f"no function {name_or_logical_id!r} in the local stack")
+
+    # called by moto's Lambda backend (see moto_patches)
+    def invoke(self, function: Any, payload: bytes) -> tuple[bytes, bool]:
+        spec = self.functions[function.function_name]
+        try:
+            event = json.loads(payload or b"{}")
+        except json.JSONDecodeError as error:
+            return _error(error), True
+        with self.lock, self._environment(spec):
+            self.invocations[spec.name] = self.invocations.get(spec.name, 0) + 1
+            context = LambdaContext(
+                function_name=spec.name,
+                memory_limit_in_mb=spec.memory,
+                invoked_function_arn=function.function_arn,
+                aws_request_id=str(uuid.uuid4()),
+                deadline=time.monotonic() + spec.timeout,
+                log_group_name=f"/aws/lambda/{spec.name}",
+            )
+            try:
+                result = self._handler(spec)(event, context)
+            except Exception as error:  # noqa: BLE001 - reported to the caller as Lambda does
+                traceback.print_exc()
+                return _error(error), True
+        return json.dumps(result).encode(), False
+
+    def _handler(self, spec: FunctionSpec) -> Any:
+        module_name, function_name = spec.handler.rsplit(".", 1)
+        if str(spec.code_dir) not in sys.path:
+            sys.path.insert(0, str(spec.code_dir))
+        return getattr(importlib.import_module(module_name), function_name)
+
+    @contextmanager
+    def _environment(self, spec: FunctionSpec) -> Iterator[None]:
+        saved = dict(os.environ)
+        os.environ.update({**spec.environment, **self.base_environment, "AWS_LAMBDA_FUNCTION_NAME": spec.name})
+        try:
+            yield
+        finally:
+            os.environ.clear()
+            os.environ.update(saved)
+
+
+def _error(error: BaseException) -> bytes:
+    return json.dumps(
+        {
+            "errorMessage": str(error),
+            "errorType": type(error).__name__,
+            "stackTrace": traceback.format_exception(error)[-5:],
+        }
+    ).encode()

@@ -1,0 +1,101 @@
+"""The embedded local stack: a moto server made into the app's AWS (see moto_patches), with
+template.yaml's resources created in it, Lambda's SQS pollers running, and jobs run for real."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import boto3
+from moto.server import ThreadedMotoServer
+
+from retrainer.code_package import code_version, publish
+from retrainer.local import moto_patches
+from retrainer.local.faults import Faults
+from retrainer.local.jobs import JobRunner
+from retrainer.local.lambdas import LambdaRuntime
+from retrainer.local.pollers import QueuePoller
+from retrainer.local.provision import Provisioned, Provisioner
+
+REGION = "us-east-1"
+STACK_NAME = "retrainer-local"
+CONTAINER = "scarcegan"
+# Values the template leaves to the deployer. Images are not pulled locally (the runner executes the
+# code with this machine's Python), so these only have to look like what `make deploy` resolves.
+LOCAL_PARAMETERS = {
+    "ProcessingImageUri": "763104351884.dkr.ecr.us-east-1.amazonaws.com/tensorflow-training:2.16-cpu-py310",
+    "TrainingImageUri": "763104351884.dkr.ecr.us-east-1.amazonaws.com/tensorflow-training:2.16-cpu-py310",
+    "InferenceImageUri": "763104351884.dkr.ecr.us-east-1.amazonaws.com/tensorflow-inference:2.16-cpu",
+    "TriggerBatchingWindowSeconds": "2",
+}
+CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": REGION}
+log = logging.getLogger(__name__)
+
+
+def endpoint(port: int) -> str:
+    return f"http://127.0.0.1:{port}"
+
+
+def client_environment(port: int) -> dict[str, str]:
+    """What a process needs to talk to the local stack with plain boto3 (or the AWS CLI)."""
+    return {**CREDENTIALS, "AWS_ENDPOINT_URL": endpoint(port)}
+
+
+class LocalStack:
+    def __init__(self, project_root: Path, state_dir: Path, port: int, parameters: dict[str, str] | None = None):
+        self.root = project_root
+        self.state_dir = state_dir
+        self.port = port
+        self.parameters = {**LOCAL_PARAMETERS, **(parameters or {})}
+        self.faults = Faults(state_dir / "faults.json")
+        self.server: ThreadedMotoServer | None = None
+        self.pollers: list[QueuePoller] = []
+        self.provisioned: Provisioned | None = None
+
+    def start(self) -> Provisioned:
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        self.faults.clear()
+        os.environ.update({**client_environment(self.port), "MOTO_PORT": str(self.port)})
+        session = boto3.Session(region_name=REGION)
+        self.runtime = LambdaRuntime(client_environment(self.port))
+        self.runner = JobRunner(session, self.state_dir / "work", self.faults)
+        moto_patches.install(self.runner, self.runtime)
+        self.server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
+        self.server.start()
+
+        container_dir = self.root / "training_containers" / CONTAINER
+        parameters = {**self.parameters, "CodeVersion": code_version(container_dir)}
+        provisioned = Provisioner(session, self.root / "template.yaml", STACK_NAME, parameters).run()
+        publish(session.client("s3"), provisioned.outputs["ArtifactsBucketName"], container_dir)
+        for spec in provisioned.functions.values():
+            self.runtime.register(spec)
+        for trigger in provisioned.queue_triggers:
+            poller = QueuePoller(trigger, session, REGION)
+            poller.start()
+            self.pollers.append(poller)
+        self.provisioned = provisioned
+        self._write_description(provisioned)
+        return provisioned
+
+    def stop(self) -> None:
+        for poller in self.pollers:
+            poller.stop()
+        if self.server:
+            self.server.stop()
+        (self.state_dir / "stack.json").unlink(missing_ok=True)
+
+    def _write_description(self, provisioned: Provisioned) -> None:
+        description: dict[str, Any] = {
+            "pid": os.getpid(),
+            "endpoint": endpoint(self.port),
+            "region": REGION,
+            "stack_name": provisioned.stack_name,
+            "outputs": provisioned.outputs,
+            "functions": {k: {**asdict(v), "code_dir": str(v.code_dir)} for k, v in provisioned.functions.items()},
+            "not_emulated": provisioned.skipped,
+        }
+        (self.state_dir / "stack.json").write_text(json.dumps(description, indent=2, default=str))
