@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any, Protocol
 
 from pydantic import BaseModel
@@ -67,7 +66,7 @@ def register(candidate: Candidate, inference_image: str, artifacts: Artifacts, r
     identity = {"RunId": candidate.run_id, "ModelKind": candidate.kind}
     existing = registry.find(candidate.model_package_group, identity)
     if existing:  # the Map task was retried after a registration that had succeeded
-        return {"kind": candidate.kind, "model_package_arn": existing, "created": "false"}
+        return {"kind": candidate.kind, "model_package_arn": existing, "already_registered": True}
     if not artifacts.exists(candidate.model_data_url):
         raise RegistrationError(f"{candidate.model_data_url}: model artifact of candidate {candidate.kind!r} is missing")
     metrics = key_metrics(artifacts.read_json(candidate.quality_url), candidate.quality_url)
@@ -87,4 +86,4 @@ def register(candidate: Candidate, inference_image: str, artifacts: Artifacts, r
             "CustomerMetadataProperties": metadata(candidate, metrics),
         }
     )
-    return {"kind": candidate.kind, "model_package_arn": arn, "created": "true", "metrics": json.dumps(metrics)}
+    return {"kind": candidate.kind, "model_package_arn": arn, "already_registered": False, "metrics": metrics}

@@ -20,6 +20,6 @@ def lambda_handler(candidate: Candidate, context: LambdaContext) -> dict:
     settings = RegisterModelsSettings.from_environ(os.environ)
     logger.append_keys(run_id=candidate.run_id, kind=candidate.kind)
     result = register(candidate, settings.inference_image_uri, S3Objects(), ModelRegistry())
-    logger.info("candidate registered", **result)
+    logger.info("candidate registered", model_package_arn=result["model_package_arn"], already_registered=result["already_registered"])
     metrics.add_metric(name="ModelsRegistered", unit=MetricUnit.Count, value=1)
     return result

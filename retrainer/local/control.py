@@ -1,0 +1,107 @@
+"""`retrainer local up | down | status`: the local stack as a background process that outlives the
+command that started it, described by <state dir>/stack.json while it runs."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+
+from retrainer.local.stack import REGION, client_environment
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_PORT = 4577
+
+
+@dataclass(frozen=True)
+class Location:
+    state_dir: Path
+    port: int
+
+    @classmethod
+    def from_environment(cls) -> Location:
+        state_dir = Path(os.environ.get("RETRAINER_STATE_DIR", PROJECT_ROOT / ".retrainer"))
+        return cls(state_dir.resolve(), int(os.environ.get("RETRAINER_LOCAL_PORT", DEFAULT_PORT)))
+
+    @property
+    def description_file(self) -> Path:
+        return self.state_dir / "stack.json"
+
+    @property
+    def log_file(self) -> Path:
+        return self.state_dir / "server.log"
+
+
+class StackNotRunning(RuntimeError):
+    pass
+
+
+def describe(location: Location) -> dict[str, Any] | None:
+    """The running stack's description, or None when no live stack answers."""
+    try:
+        description = json.loads(location.description_file.read_text())
+        os.kill(description["pid"], 0)
+        urllib.request.urlopen(f"{description['endpoint']}/moto-api/", timeout=2).close()
+    except (FileNotFoundError, ProcessLookupError, OSError, ValueError, KeyError):
+        return None
+    return description
+
+
+def up(location: Location, timeout: float = 120) -> dict[str, Any]:
+    running = describe(location)
+    if running:
+        return running
+    location.state_dir.mkdir(parents=True, exist_ok=True)
+    location.description_file.unlink(missing_ok=True)
+    with open(location.log_file, "ab") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "retrainer.local.server", "--project-root", str(PROJECT_ROOT),
+             "--state-dir", str(location.state_dir), "--port", str(location.port)],
+            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+            cwd=PROJECT_ROOT,
+        )
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"the local stack exited at start (code {process.returncode}); see {location.log_file}")
+        running = describe(location)
+        if running and running["pid"] == process.pid:
+            return running
+        time.sleep(0.3)
+    process.terminate()
+    raise RuntimeError(f"the local stack did not start within {timeout:.0f}s; see {location.log_file}")
+
+
+def down(location: Location, timeout: float = 30) -> bool:
+    running = describe(location)
+    if not running:
+        location.description_file.unlink(missing_ok=True)
+        return False
+    os.kill(running["pid"], signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            os.kill(running["pid"], 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(0.2)
+    os.kill(running["pid"], signal.SIGKILL)
+    return True
+
+
+def session(location: Location) -> tuple[boto3.Session, dict[str, Any]]:
+    """A boto3 session on the running local stack, with the stack's description."""
+    running = describe(location)
+    if not running:
+        raise StackNotRunning("the local stack is not running: start it with `retrainer local up` (or `make demo`)")
+    os.environ.update(client_environment(location.port))
+    return boto3.Session(region_name=REGION), running
