@@ -29,18 +29,18 @@ def states(sfn: Any, execution_arn: str) -> list[dict[str, Any]]:
             name = event["stateEnteredEventDetails"]["name"]
             entry = seen.setdefault(name, {"name": name, "status": "running", "entered": at, "exited": None, "attempts": 0})
             current.append(name)
+            if kind in ("FailStateEntered", "SucceedStateEntered"):  # terminal states never exit
+                entry["exited"], entry["status"] = at, "failed" if kind == "FailStateEntered" else "succeeded"
         elif kind.endswith("StateExited"):
             name = event["stateExitedEventDetails"]["name"]
             entry = seen[name]
             entry["exited"] = at
             entry["status"] = "failed" if name in failed_states else "succeeded"
-        elif kind in ("TaskScheduled",) and current:
+        elif kind == "TaskScheduled" and current:
             seen[current[-1]]["attempts"] += 1
         elif kind in ("TaskFailed", "TaskTimedOut", "MapRunFailed", "MapStateFailed") and current:
             failed_states.add(current[-1])
             seen[current[-1]]["status"] = "failed"
-        elif kind == "FailStateEntered":
-            pass
     result = []
     for entry in seen.values():
         end = entry["exited"] or entry["entered"]

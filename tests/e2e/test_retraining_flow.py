@@ -1,0 +1,57 @@
+"""Event in, registered models out: the real ASL, real handlers and real training jobs on the local stack."""
+
+import json
+
+import pytest
+
+from retrainer import runs
+from retrainer.demo import land_batch
+from tests.utils.stack import clients, executions_for, finished, wait_until
+
+pytestmark = pytest.mark.e2e
+
+
+def run_for(local_stack, batch):
+    s3, sfn = clients("s3", "stepfunctions")
+    outputs = local_stack.provisioned.outputs
+    landing = land_batch(s3, outputs["LandingBucketName"], "scarcegan", batch)
+    started = wait_until(lambda: executions_for(sfn, outputs["StateMachineArn"], landing), what="the run to start")
+    assert len(started) == 1
+    return finished(sfn, started[0]["executionArn"])
+
+
+def test_landed_data_is_retrained_evaluated_and_registered(local_stack):
+    sfn, sagemaker, s3 = clients("stepfunctions", "sagemaker", "s3")
+
+    execution = run_for(local_stack, "e2e-happy")
+
+    assert execution["status"] == "SUCCEEDED", execution.get("cause")
+    states = {s["name"]: s["status"] for s in runs.states(sfn, execution["executionArn"])}
+    assert {states[n] for n in ("Preprocess", "Train", "Evaluate", "RegisterModels")} == {"succeeded"}
+
+    training = runs.training_job(sagemaker, execution["name"])
+    metrics = runs.final_metrics(training)
+    assert metrics["Iteration"] > 0 and 0 <= metrics["Val_Recall_Risky"] <= 1  # parsed from the job's own log
+
+    models = runs.models(sagemaker, local_stack.provisioned.outputs["ModelPackageGroupName"], execution["name"])
+    assert sorted(m["kind"] for m in models) == sorted(json.loads(execution["input"])["candidates"])
+    for model in models:
+        assert model["approval"] == "PendingManualApproval"
+        assert set(model["metrics"]) >= {"recall", "precision", "f1", "auc"}
+        bucket, key = model["metrics_uri"].removeprefix("s3://").split("/", 1)
+        statistics = json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+        assert statistics["binary_classification_metrics"]["recall"]["value"] == pytest.approx(model["metrics"]["recall"], abs=1e-5)
+
+
+def test_a_failing_job_fails_the_run_through_its_catch_and_registers_nothing(local_stack):
+    sagemaker, = clients("sagemaker")
+    local_stack.faults.arm("train", "bad-data")
+
+    execution = run_for(local_stack, "e2e-train-fails")
+
+    assert execution["status"] == "FAILED" and execution["error"] == "TrainFailed"
+    reason = runs.failure_reason(execution["cause"])
+    assert "AlgorithmError" in reason and f"{execution['name']}-train-0" in reason
+    job = runs.training_job(sagemaker, execution["name"])
+    assert job["TrainingJobStatus"] == "Failed" and job["FailureReason"].startswith("AlgorithmError")
+    assert runs.models(sagemaker, local_stack.provisioned.outputs["ModelPackageGroupName"], execution["name"]) == []

@@ -1,0 +1,52 @@
+"""The handler's contract with Lambda's SQS event source: partial batch response, nothing lost."""
+
+import pytest
+from start_retraining import app
+
+from tests.unit.test_triggering import ENVIRONMENT, landed
+from tests.utils.events import s3_object_created, sqs_batch
+from tests.utils.fakes import FakeDeadLetters, FakeWorkflow
+
+
+class Context:
+    function_name, memory_limit_in_mb, aws_request_id = "start", 256, "r-1"
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:start"
+
+
+@pytest.fixture
+def wired(monkeypatch):
+    for name, value in ENVIRONMENT.items():
+        monkeypatch.setenv(name, value)
+    workflow, dead_letters = FakeWorkflow(), FakeDeadLetters()
+    monkeypatch.setattr(app, "S3Objects", lambda: landed("b"))
+    monkeypatch.setattr(app, "Workflow", lambda arn: workflow)
+    monkeypatch.setattr(app, "DeadLetters", lambda url: dead_letters)
+    return workflow, dead_letters
+
+
+def test_a_malformed_record_is_dead_lettered_and_the_rest_of_the_batch_processed(wired):
+    workflow, dead_letters = wired
+    event = sqs_batch("{not json", s3_object_created("incoming/scarcegan/b/_SUCCESS", bucket="landing"))
+
+    response = app.lambda_handler(event, Context())
+
+    assert response == {"batchItemFailures": []}  # nothing left to redeliver: the bad one is in the DLQ
+    assert [m for m, _ in dead_letters.sent] == ["m-0"] and "not an EventBridge S3" in dead_letters.sent[0][1]
+    assert len(workflow.started) == 1
+
+
+def test_a_transient_failure_is_reported_for_redelivery_alone(wired, monkeypatch):
+    workflow, dead_letters = wired
+
+    def throttled(name, run_input):
+        raise ConnectionError("StartExecution throttled")
+
+    monkeypatch.setattr(workflow, "start", throttled)
+    event = sqs_batch(
+        s3_object_created("incoming/scarcegan/b/part-0.csv", bucket="landing"),
+        s3_object_created("incoming/scarcegan/b/_SUCCESS", bucket="landing"),
+    )
+    response = app.lambda_handler(event, Context())
+
+    assert response == {"batchItemFailures": [{"itemIdentifier": "m-1"}]}  # retried by SQS, then its DLQ
+    assert dead_letters.sent == []

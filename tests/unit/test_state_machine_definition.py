@@ -1,0 +1,85 @@
+"""The ASL file, checked as a linter would, plus the project's own rules for it."""
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from retrainer.local.template import load
+
+ROOT = Path(__file__).resolve().parents[2]
+ASL_TEXT = (ROOT / "statemachine" / "retrain.asl.json").read_text()
+ASL = json.loads(ASL_TEXT)
+STATE_MACHINE = load(ROOT / "template.yaml")["Resources"]["RetrainStateMachine"]["Properties"]
+
+
+def all_states(machine, enclosing_map=None):
+    for name, state in machine["States"].items():
+        yield name, state, enclosing_map
+        if state["Type"] == "Map":
+            yield from all_states(state["ItemProcessor"], state)
+
+
+def test_every_substitution_is_defined_and_every_definition_used():
+    used = set(re.findall(r"\$\{(\w+)\}", ASL_TEXT))
+    assert used == set(STATE_MACHINE["DefinitionSubstitutions"])
+
+
+def test_no_literal_arn_account_or_region():
+    assert "arn:aws:" not in ASL_TEXT
+    assert not re.search(r"\b\d{12}\b", ASL_TEXT)
+    assert not re.search(r"\b(us|eu|ap|sa|ca|me|af)-[a-z]+-\d\b", ASL_TEXT)
+
+
+@pytest.mark.parametrize("machine", [ASL, ASL["States"]["RegisterModels"]["ItemProcessor"]], ids=["top", "map"])
+def test_every_next_exists_and_every_state_is_reachable(machine):
+    states = machine["States"]
+    edges = {
+        name: {state.get("Next"), state.get("Default"), *(c["Next"] for c in state.get("Catch", []) + state.get("Choices", []))} - {None}
+        for name, state in states.items()
+    }
+    assert all(target in states for targets in edges.values() for target in targets)
+    reached, frontier = set(), [machine["StartAt"]]
+    while frontier:
+        name = frontier.pop()
+        if name not in reached:
+            reached.add(name)
+            frontier += edges[name]
+    assert reached == set(states)
+
+
+def test_every_task_retries_and_is_caught():
+    """A Task inside the Map is caught by the Map's Catch, which ends the run the same way."""
+    for name, state, enclosing_map in all_states(ASL):
+        if state["Type"] != "Task":
+            continue
+        assert state.get("Retry"), f"{name} has no Retry"
+        assert state.get("Catch") or (enclosing_map and enclosing_map.get("Catch")), f"{name} is not caught"
+        for retry in state["Retry"]:
+            assert "States.ALL" not in retry["ErrorEquals"], f"{name} retries every error, bad input included"
+            assert retry.get("BackoffRate", 1) > 1 and retry.get("JitterStrategy") == "FULL"
+
+
+def test_failures_end_the_run_failed_through_one_fail_state_with_the_cause():
+    for name, state, _ in all_states(ASL):
+        for catch in state.get("Catch", []):
+            handler = ASL["States"][catch["Next"]]
+            assert catch["ResultPath"] == "$.error" and handler["Next"] == "RunFailed"
+            assert "cause.$" in handler["Parameters"]
+    assert ASL["States"]["RunFailed"] == {**ASL["States"]["RunFailed"], "Type": "Fail", "CausePath": "$.failure.cause"}
+
+
+def test_job_names_come_from_the_execution_and_the_attempt():
+    for name in ("Preprocess", "Evaluate"):
+        assert "$$.Execution.Name" in ASL["States"][name]["Parameters"]["ProcessingJobName.$"]
+    assert "$$.State.RetryCount" in ASL["States"]["Train"]["Parameters"]["TrainingJobName.$"]
+
+
+def test_metric_definitions_parse_the_training_log_line():
+    line = ("Iteration=200; Discriminator_Supervised_Loss=0.41; Discriminator_UnSupervised_Loss=1.2e-01; "
+            "Generator_Loss=0.9; Accuracy_Supervised=0.8; Val_Recall_Risky=0.875; Val_Precision_Risky=0.5;")
+    definitions = ASL["States"]["Train"]["Parameters"]["AlgorithmSpecification"]["MetricDefinitions"]
+    parsed = {d["Name"]: float(re.search(d["Regex"], line).group(1)) for d in definitions}
+    assert parsed["Val_Recall_Risky"] == 0.875 and parsed["Discriminator_UnSupervised_Loss"] == 0.12
+    assert len(parsed) == 7

@@ -1,0 +1,62 @@
+"""In-memory adapters for the logic layer (no AWS, no mocks)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class FakeObjects:
+    def __init__(self, objects: dict[str, dict[str, Any]] | None = None, documents: dict[str, Any] | None = None):
+        self.objects = objects or {}  # "bucket/key" -> {"etag", "size", "version_id"}
+        self.documents = documents or {}
+
+    def put(self, bucket: str, key: str, etag: str = "e", size: int = 1) -> None:
+        self.objects[f"{bucket}/{key}"] = {"etag": etag, "size": size, "version_id": None}
+
+    def list(self, bucket: str, prefix: str) -> list[dict[str, Any]]:
+        return [
+            {"key": path.split("/", 1)[1], **meta}
+            for path, meta in sorted(self.objects.items())
+            if path.startswith(f"{bucket}/{prefix}")
+        ]
+
+    def exists(self, uri: str) -> bool:
+        return uri.removeprefix("s3://") in self.objects or uri in self.documents
+
+    def read_json(self, uri: str) -> Any:
+        return self.documents[uri]
+
+
+class FakeWorkflow:
+    def __init__(self) -> None:
+        self.started: dict[str, dict[str, Any]] = {}
+
+    def start(self, name: str, run_input: dict[str, Any]) -> bool:
+        if name in self.started:
+            return False
+        self.started[name] = run_input
+        return True
+
+
+class FakeRegistry:
+    def __init__(self) -> None:
+        self.created: list[dict[str, Any]] = []
+
+    def find(self, group: str, metadata: dict[str, str]) -> str | None:
+        for i, request in enumerate(self.created):
+            properties = request["CustomerMetadataProperties"]
+            if request["ModelPackageGroupName"] == group and all(properties.get(k) == v for k, v in metadata.items()):
+                return f"arn:aws:sagemaker:us-east-1:123456789012:model-package/{group}/{i + 1}"
+        return None
+
+    def create(self, request: dict[str, Any]) -> str:
+        self.created.append(request)
+        return f"arn:aws:sagemaker:us-east-1:123456789012:model-package/{request['ModelPackageGroupName']}/{len(self.created)}"
+
+
+class FakeDeadLetters:
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, str]] = []
+
+    def send(self, body: str, reason: str, message_id: str) -> None:
+        self.sent.append((message_id, reason))

@@ -1,0 +1,44 @@
+"""Helpers for tests on the embedded local stack."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import boto3
+
+from retrainer.local.stack import REGION
+
+FINAL = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
+
+
+def clients(*services: str) -> list[Any]:
+    session = boto3.Session(region_name=REGION)
+    return [session.client(s) for s in services]
+
+
+def executions_for(sfn: Any, state_machine_arn: str, landing_uri: str) -> list[dict[str, Any]]:
+    found = []
+    for execution in sfn.list_executions(stateMachineArn=state_machine_arn)["executions"]:
+        described = sfn.describe_execution(executionArn=execution["executionArn"])
+        if f'"uri": "{landing_uri}"' in described["input"]:
+            found.append(described)
+    return found
+
+
+def wait_until(condition, timeout: float = 60, every: float = 0.5, what: str = "condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(every)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+def finished(sfn: Any, execution_arn: str, timeout: float = 300) -> dict[str, Any]:
+    def done():
+        described = sfn.describe_execution(executionArn=execution_arn)
+        return described if described["status"] in FINAL else None
+
+    return wait_until(done, timeout, 1, f"execution {execution_arn} to end")
