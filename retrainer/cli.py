@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import sys
 from pathlib import Path
@@ -51,9 +52,15 @@ def _invoke(args: argparse.Namespace) -> int:
     return 1 if "FunctionError" in response else 0
 
 
+# Modules that add their own subcommands: each has `add_commands(subparsers)`.
+COMMAND_MODULES: tuple[str, ...] = ()
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="retrainer", description=__doc__)
     commands = root.add_subparsers(dest="command", required=True)
+    for module in COMMAND_MODULES:
+        importlib.import_module(module).add_commands(commands)
 
     local = commands.add_parser("local", help="the embedded local stack (moto, no AWS account, no Docker)")
     local.add_argument("action", choices=["up", "down", "status"])
