@@ -1,0 +1,64 @@
+"""Puts the ScarceGAN container code on sys.path and loads its entry points under unique names."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[3]
+CONTAINER = REPO / "training_containers" / "scarcegan"
+for path in (str(CONTAINER), str(REPO)):
+    if path not in sys.path:
+        sys.path.insert(0, path)
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def load_entry_point(name: str):
+    """Import training_containers/scarcegan/<name>.py as module ``scarcegan_<name>``."""
+    module_name = f"scarcegan_{name}"
+    if module_name in sys.modules:
+        return sys.modules[module_name]
+    spec = importlib.util.spec_from_file_location(module_name, CONTAINER / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="session")
+def preprocess():
+    return load_entry_point("preprocess")
+
+
+@pytest.fixture(scope="session")
+def train():
+    return load_entry_point("train")
+
+
+@pytest.fixture(scope="session")
+def evaluate():
+    return load_entry_point("evaluate")
+
+
+TINY = dict(n_unlabeled=150, n_risky=15, n_dormant=40, n_normal=60, n_heavy=30, weeks=8)
+
+
+@pytest.fixture
+def tiny_batch():
+    """Tiny synthetic groups (dict of frames)."""
+    from retrainer.synthetic import generate
+
+    return generate(seed=3, **TINY)
+
+
+@pytest.fixture
+def landing(tmp_path, tiny_batch):
+    """A processing base dir with the tiny batch under input/data/<group>/part-00000.csv."""
+    from retrainer.synthetic import write_batch
+
+    write_batch(tiny_batch, tmp_path / "input" / "data")
+    return tmp_path

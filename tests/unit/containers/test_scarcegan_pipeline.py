@@ -1,0 +1,72 @@
+"""preprocess -> train -> evaluate through the scripts' main functions, SageMaker paths in tmp dirs."""
+
+import json
+import re
+import tarfile
+
+import pandas as pd
+from scarcegan.hyperparameters import Hyperparameters
+
+METRIC = re.compile(
+    r"^Iteration=(\d+); Discriminator_Supervised_Loss=([-\d.e]+); Discriminator_UnSupervised_Loss=([-\d.e]+); "
+    r"Generator_Loss=([-\d.e]+); Accuracy_Supervised=([-\d.e]+); Val_Recall_Risky=([-\d.e]+); "
+    r"Val_Precision_Risky=([-\d.e]+);$", re.M)
+KINDS = ("best-recall", "best-precision", "best-f1", "last")
+
+
+def test_pipeline_writes_every_contract_file(preprocess, train, evaluate, landing, tmp_path, capsys):
+    # Given a landing batch, When preprocess runs
+    preprocess.main(landing)
+    processed = landing / "output"
+
+    # When train runs with SageMaker-style string hyperparameters and channels
+    model_dir = tmp_path / "opt_ml_model"
+    args, hyper = train.parse_args([
+        "--iterations", "40", "--sample-interval", "20", "--batch-size", "8", "--seed", "1",
+        "--model-dir", str(model_dir), "--train", str(processed / "train"),
+        "--validation", str(processed / "validation"), "--output-data-dir", str(tmp_path / "out"),
+        "--sagemaker_program", '"train.py"', "--sagemaker_submit_directory", '"s3://b/k.tar.gz"'])
+    summary = train.main(args.model_dir, args.train, args.validation,
+                         Hyperparameters.from_strings(hyper), args.output_data_dir)
+
+    # Then the metric line is printed every sample interval
+    lines = METRIC.findall(capsys.readouterr().out)
+    assert [int(m[0]) for m in lines] == [20, 40]
+    # and every candidate is a loadable model with its metadata
+    assert [c["kind"] for c in summary["candidates"]] == list(KINDS)
+    assert json.loads((model_dir / "candidates.json").read_text())["candidates"][0]["kind"] == "best-recall"
+    for kind in KINDS:
+        metadata = json.loads((model_dir / kind / "metadata.json").read_text())
+        assert metadata["class_order"][3] == "risky" and metadata["hyperparameters"]["iterations"] == 40
+        assert (model_dir / kind / "model.keras").is_file()
+
+    # When evaluate runs on the training job's model.tar.gz
+    evaluation_base = tmp_path / "evaluation"
+    (evaluation_base / "input/model").mkdir(parents=True)
+    with tarfile.open(evaluation_base / "input/model/model.tar.gz", "w:gz") as tar:
+        for path in model_dir.iterdir():
+            tar.add(path, arcname=path.name)
+    (evaluation_base / "input/test").mkdir()
+    (evaluation_base / "input/test/test.csv").write_bytes((processed / "test/test.csv").read_bytes())
+    (evaluation_base / "input/artifacts").mkdir()
+    (evaluation_base / "input/artifacts/scaler.json").write_bytes(
+        (processed / "artifacts/scaler.json").read_bytes())
+    report = evaluate.main(evaluation_base, bootstrap_resamples=5)
+
+    # Then each candidate has Model Monitor quality statistics and its own deployable package
+    out = evaluation_base / "output"
+    n_test = len(pd.read_csv(processed / "test/test.csv"))
+    for kind in KINDS:
+        quality = json.loads((out / "quality" / kind / "statistics.json").read_text())
+        assert quality["dataset"]["item_count"] == n_test
+        metrics = quality["binary_classification_metrics"]
+        cm = metrics["confusion_matrix"]
+        assert cm["0"]["0"] + cm["0"]["1"] + cm["1"]["0"] + cm["1"]["1"] == n_test
+        for key in ("recall", "precision", "accuracy", "auc", "f1", "f2", "f0_5",
+                    "recall_best_constant_classifier", "false_positive_rate"):
+            assert set(metrics[key]) == {"value", "standard_deviation"}
+        with tarfile.open(out / "models" / kind / "model.tar.gz") as tar:
+            assert sorted(tar.getnames()) == ["metadata.json", "model.keras", "scaler.json"]
+    assert report["best"] in KINDS
+    assert json.loads((out / "report/evaluation.json").read_text())["best"] == report["best"]
+    assert list(pd.read_csv(out / "report/evaluation.csv")["kind"]) == list(KINDS)

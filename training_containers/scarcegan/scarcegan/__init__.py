@@ -1,0 +1,1 @@
+"""ScarceGAN model code shared by the preprocess, train and evaluate entry points."""

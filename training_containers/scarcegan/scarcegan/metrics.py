@@ -1,0 +1,104 @@
+"""Binary metrics for the rare class, in numpy (no scikit-learn in the image)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def confusion(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, int]:
+    y_true, y_pred = np.asarray(y_true, bool), np.asarray(y_pred, bool)
+    return {"tp": int((y_true & y_pred).sum()), "fp": int((~y_true & y_pred).sum()),
+            "tn": int((~y_true & ~y_pred).sum()), "fn": int((y_true & ~y_pred).sum())}
+
+
+def _ratio(a: float, b: float) -> float:
+    return float(a / b) if b else 0.0
+
+
+def fbeta(precision: float, recall: float, beta: float) -> float:
+    b2 = beta * beta
+    return _ratio((1 + b2) * precision * recall, b2 * precision + recall)
+
+
+def roc_auc(y_true: np.ndarray, scores: np.ndarray) -> float:
+    """Mann-Whitney U with average ranks for ties; 0.5 when one class is absent."""
+    y_true = np.asarray(y_true, bool)
+    n_pos, n_neg = int(y_true.sum()), int((~y_true).sum())
+    if n_pos == 0 or n_neg == 0:
+        return 0.5
+    order = np.argsort(scores, kind="mergesort")
+    sorted_scores = np.asarray(scores)[order]
+    ranks = np.empty(len(scores))
+    # average rank per tied block
+    _, start, counts = np.unique(sorted_scores, return_index=True, return_counts=True)
+    block_rank = start + (counts + 1) / 2.0
+    ranks[order] = np.repeat(block_rank, counts)
+    return float((ranks[y_true].sum() - n_pos * (n_pos + 1) / 2.0) / (n_pos * n_neg))
+
+
+def average_precision(y_true: np.ndarray, scores: np.ndarray) -> float:
+    """Area under the precision-recall curve as average precision (step-wise)."""
+    y_true = np.asarray(y_true, bool)
+    n_pos = int(y_true.sum())
+    if n_pos == 0:
+        return 0.0
+    order = np.argsort(-np.asarray(scores), kind="mergesort")
+    scores_sorted, hits = np.asarray(scores)[order], y_true[order]
+    tp = np.cumsum(hits)
+    # evaluate only at the last index of each tied score block
+    last = np.r_[np.flatnonzero(np.diff(scores_sorted) != 0), len(scores_sorted) - 1]
+    precision = tp[last] / (last + 1)
+    recall = tp[last] / n_pos
+    previous = np.r_[0.0, recall[:-1]]
+    return float(np.sum((recall - previous) * precision))
+
+
+def binary_metrics(y_true: np.ndarray, y_pred: np.ndarray, scores: np.ndarray | None = None) -> dict:
+    """Counts and rates for the positive (risky) class."""
+    c = confusion(y_true, y_pred)
+    n = len(y_true)
+    precision = _ratio(c["tp"], c["tp"] + c["fp"])
+    recall = _ratio(c["tp"], c["tp"] + c["fn"])
+    out = {
+        **c,
+        "n": n,
+        "precision": precision,
+        "recall": recall,
+        "f1": fbeta(precision, recall, 1.0),
+        "f0_5": fbeta(precision, recall, 0.5),
+        "f2": fbeta(precision, recall, 2.0),
+        "accuracy": _ratio(c["tp"] + c["tn"], n),
+        "true_positive_rate": recall,
+        "true_negative_rate": _ratio(c["tn"], c["tn"] + c["fp"]),
+        "false_positive_rate": _ratio(c["fp"], c["tn"] + c["fp"]),
+        "false_negative_rate": _ratio(c["fn"], c["tp"] + c["fn"]),
+        "share_flagged": _ratio(c["tp"] + c["fp"], n),
+    }
+    if scores is not None:
+        out["auc_roc"] = roc_auc(y_true, scores)
+        out["auc_pr"] = average_precision(y_true, scores)
+    return out
+
+
+def best_constant(y_true: np.ndarray) -> dict[str, float]:
+    """Metrics of the best constant classifier (always predict the majority class)."""
+    y_true = np.asarray(y_true, bool)
+    share = float(y_true.mean()) if len(y_true) else 0.0
+    if share >= 0.5:  # always positive
+        return {"recall": 1.0, "precision": share, "accuracy": share}
+    return {"recall": 0.0, "precision": 0.0, "accuracy": 1.0 - share}
+
+
+def bootstrap_std(y_true: np.ndarray, y_pred: np.ndarray, scores: np.ndarray,
+                  resamples: int = 30, seed: int = 0) -> dict[str, float]:
+    """Standard deviation of each metric over seeded bootstrap resamples of the rows."""
+    rng = np.random.default_rng(seed)
+    n = len(y_true)
+    draws: dict[str, list[float]] = {}
+    for _ in range(resamples):
+        idx = rng.integers(0, n, n)
+        m = binary_metrics(y_true[idx], y_pred[idx], scores[idx])
+        m.update({f"{k}_best_constant_classifier": v for k, v in best_constant(y_true[idx]).items()})
+        for key, value in m.items():
+            draws.setdefault(key, []).append(float(value))
+    return {k: float(np.std(v)) for k, v in draws.items()}

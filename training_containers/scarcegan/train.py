@@ -1,0 +1,170 @@
+"""Training job (script mode): ScarceGAN on the preprocessed splits, several candidate models out.
+
+Contract: training_containers/README.md (train.py). Hyperparameters arrive as --kebab-case
+strings; unknown arguments (sagemaker_program, ...) are ignored.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from dataclasses import fields
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scarcegan.candidates import RULES, CandidateTracker
+from scarcegan.errors import DataError
+from scarcegan.hyperparameters import Hyperparameters
+from scarcegan.schema import ID_COLUMN, LABEL_COLUMN, LABELLED_GROUPS, POSITIVE_CLASS, SUPERVISED_CLASSES
+
+METRIC_LINE = ("Iteration={i}; Discriminator_Supervised_Loss={sup:.6f}; "
+               "Discriminator_UnSupervised_Loss={unsup:.6f}; Generator_Loss={gen:.6f}; "
+               "Accuracy_Supervised={acc:.6f}; Val_Recall_Risky={recall:.6f}; "
+               "Val_Precision_Risky={precision:.6f};")
+
+
+def hyperparameters_file(config_dir: str | Path) -> dict[str, str]:
+    """hyperparameters.json as SageMaker writes it (all values strings), keys in snake_case.
+
+    Bring-your-own images get hyperparameters only from this file; script mode also passes them
+    as arguments, which take precedence.
+    """
+    path = Path(config_dir) / "hyperparameters.json"
+    if not path.is_file():
+        return {}
+    try:
+        raw = json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise DataError(str(path), f"is not valid JSON: {exc}") from None
+    return {str(k).replace("-", "_"): str(v) for k, v in raw.items() if not str(k).startswith("sagemaker_")}
+
+
+def parse_args(argv: list[str] | None = None) -> tuple[argparse.Namespace, dict[str, str | None]]:
+    """(paths, hyperparameter strings keyed by field name). Every value is taken as a string."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--model-dir", default=os.environ.get("SM_MODEL_DIR", "/opt/ml/model"))
+    parser.add_argument("--train", default=os.environ.get("SM_CHANNEL_TRAIN", "/opt/ml/input/data/train"))
+    parser.add_argument("--validation",
+                        default=os.environ.get("SM_CHANNEL_VALIDATION", "/opt/ml/input/data/validation"))
+    parser.add_argument("--output-data-dir",
+                        default=os.environ.get("SM_OUTPUT_DATA_DIR", "/opt/ml/output/data"))
+    for f in fields(Hyperparameters):  # --kebab-case, and --snake_case as SageMaker users also write
+        flags = dict.fromkeys((f"--{f.name.replace('_', '-')}", f"--{f.name}"))
+        parser.add_argument(*flags, dest=f.name, default=None, type=str)
+    parser.add_argument("--config-dir",
+                        default=os.environ.get("SM_INPUT_CONFIG_DIR", "/opt/ml/input/config"))
+    args, _unknown = parser.parse_known_args(argv)
+    from_file = hyperparameters_file(args.config_dir)
+    hyper = {f.name: getattr(args, f.name) if getattr(args, f.name) is not None else from_file.get(f.name)
+             for f in fields(Hyperparameters)}
+    return args, hyper
+
+
+def load_split(path: Path, labelled: bool) -> pd.DataFrame:
+    if not path.is_file():
+        raise DataError(str(path), "missing (run preprocess first)")
+    frame = pd.read_csv(path, dtype={ID_COLUMN: str, LABEL_COLUMN: str}, keep_default_na=False)
+    if frame.empty:
+        raise DataError(str(path), "has no rows")
+    if labelled:
+        unknown = sorted(set(frame[LABEL_COLUMN]) - set(LABELLED_GROUPS))
+        if unknown:
+            raise DataError(str(path), f"unknown label(s) {unknown}")
+    return frame
+
+
+def main(model_dir: str | Path, train_dir: str | Path, validation_dir: str | Path,
+         hp: Hyperparameters, output_data_dir: str | Path | None = None) -> dict:
+    """Train, print metric lines, write candidates; returns candidates.json's content."""
+    from scarcegan.training import ScarceGANTrainer, label_indices, risky_metrics
+
+    train = load_split(Path(train_dir) / "train.csv", True)
+    unlabeled = load_split(Path(train_dir) / "unlabeled.csv", False)
+    val = load_split(Path(validation_dir) / "val.csv", True)
+    feature_names = [c for c in train.columns if c not in (ID_COLUMN, LABEL_COLUMN)]
+    for name, frame in (("unlabeled.csv", unlabeled), ("val.csv", val)):
+        missing = [c for c in feature_names if c not in frame.columns]
+        if missing:
+            raise DataError(name, f"missing feature column(s) {missing[:5]}")
+    if POSITIVE_CLASS not in set(train[LABEL_COLUMN]):
+        raise DataError(str(Path(train_dir) / "train.csv"), "no risky labels in the training split")
+
+    x_train = train[feature_names].to_numpy(np.float32)
+    y_train = label_indices(train[LABEL_COLUMN])
+    x_val = val[feature_names].to_numpy(np.float32)
+    y_val = label_indices(val[LABEL_COLUMN])
+    trainer = ScarceGANTrainer(hp, x_train, y_train, unlabeled[feature_names].to_numpy(np.float32))
+    tracker = CandidateTracker(hp.candidate_kinds, hp.recall_floor)
+
+    started = time.perf_counter()
+    done, history = 0, []
+    metrics: dict = {}
+    while done < hp.iterations:
+        n = min(hp.sample_interval, hp.iterations - done)
+        sup, unsup, gen, acc = (float(v) for v in trainer.run(np.int32(n)))
+        done += n
+        metrics = risky_metrics(trainer.predict_proba(x_val), y_val)
+        print(METRIC_LINE.format(i=done, sup=sup, unsup=unsup, gen=gen, acc=acc,
+                                 recall=metrics["recall"], precision=metrics["precision"]), flush=True)
+        history.append({"iteration": done, "supervised_loss": sup, "unsupervised_loss": unsup,
+                        "generator_loss": gen, "accuracy": acc, **metrics})
+        tracker.update(done, metrics, trainer.classifier.get_weights)
+    seconds = time.perf_counter() - started
+    chosen = tracker.finish(done, metrics, trainer.classifier.get_weights())
+
+    model_root = Path(model_dir)
+    model_root.mkdir(parents=True, exist_ok=True)
+    summary = {"positive_class": POSITIVE_CLASS, "recall_floor": hp.recall_floor,
+               "training_seconds": round(seconds, 3), "iterations": done, "candidates": []}
+    for kind, candidate in chosen.items():
+        folder = model_root / kind
+        folder.mkdir(parents=True, exist_ok=True)
+        trainer.classifier.set_weights(candidate.weights)
+        trainer.classifier.save(folder / "model.keras")
+        metadata = {
+            "kind": kind,
+            "rule": RULES[kind],
+            "floor_met": candidate.floor_met,
+            "iteration": candidate.iteration,
+            "class_order": list(SUPERVISED_CLASSES),
+            "positive_class": POSITIVE_CLASS,
+            "decision_rule": {"type": "argmax", "positive_class": POSITIVE_CLASS,
+                              "description": "flag a player when risky is the most probable "
+                                             "class of the supervised head"},
+            "input": "scaled features in feature_names order (scaler.json from preprocess)",
+            "feature_names": feature_names,
+            "validation_metrics": candidate.metrics,
+            "variant": hp.variant,
+            "hyperparameters": hp.as_dict(),
+            "effective_hyperparameters": hp.effective(),
+        }
+        (folder / "metadata.json").write_text(json.dumps(metadata, indent=2))
+        summary["candidates"].append({"kind": kind, "rule": RULES[kind], "iteration": candidate.iteration,
+                                      "floor_met": candidate.floor_met,
+                                      "validation_metrics": candidate.metrics, "path": f"{kind}/model.keras"})
+    (model_root / "candidates.json").write_text(json.dumps(summary, indent=2))
+    if output_data_dir:
+        out = Path(output_data_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        pd.DataFrame(history).to_csv(out / "history.csv", index=False)
+    return summary
+
+
+def cli(argv: list[str] | None = None) -> int:
+    try:
+        args, hyper = parse_args(argv)
+        hp = Hyperparameters.from_strings(hyper)
+        summary = main(args.model_dir, args.train, args.validation, hp, args.output_data_dir)
+    except DataError as exc:
+        print(exc.line(), file=sys.stderr, flush=True)
+        return 1
+    print(f"Wrote {len(summary['candidates'])} candidates in {summary['training_seconds']} s", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(cli())
