@@ -103,3 +103,19 @@ class ModelRegistry:
 
     def create(self, request: dict[str, Any]) -> str:
         return client("sagemaker").create_model_package(**request)["ModelPackageArn"]
+
+
+class ExecutionHistory:
+    def events(self, execution_arn: str) -> list[dict[str, Any]]:
+        events: list[dict[str, Any]] = []
+        for page in client("stepfunctions").get_paginator("get_execution_history").paginate(executionArn=execution_arn):
+            events += page["events"]
+        return events
+
+
+class Topic:
+    def __init__(self, topic_arn: str):
+        self.topic_arn = topic_arn
+
+    def publish(self, subject: str, message: dict[str, Any]) -> None:
+        client("sns").publish(TopicArn=self.topic_arn, Subject=subject[:100], Message=json.dumps(message, default=str))

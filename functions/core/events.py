@@ -1,16 +1,23 @@
-"""Trigger events as AWS documents them, parsed once at the edge into a `Trigger`."""
+"""Trigger events as AWS documents them, parsed once at the edge into a `Trigger`.
+
+Sources: S3 "Object Created" (through EventBridge), CloudWatch "Alarm State Change", and the CLI's
+own events (`retrainer start`, `retrainer resume`) put on the default bus with source `retrainer`.
+"""
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
+from typing import Any, Literal
 
-from aws_lambda_powertools.utilities.parser.models import S3EventNotificationEventBridgeModel
-from pydantic import BaseModel, ValidationError
+from aws_lambda_powertools.utilities.parser.models import EventBridgeModel, S3EventNotificationEventBridgeModel
+from pydantic import BaseModel, Field, ValidationError
 
 from core.errors import PermanentTriggerError
 
 SUCCESS_MARKER = "_SUCCESS"
 LANDING_ROOT = "incoming/"
+CLI_SOURCE = "retrainer"
 
 
 class Landing(BaseModel):
@@ -30,15 +37,47 @@ class Landing(BaseModel):
 
 
 class Trigger(BaseModel):
-    """Why a run starts: what the user sees in the ledger and the registry metadata."""
+    """Why a run starts: kept in the run ledger and the registry metadata."""
 
-    type: str  # "data-landing"
+    type: Literal["data-landing", "drift-alarm", "manual", "resume"]
     source: str
     event_id: str
     time: datetime
+    model: str
     landing: Landing | None = None
     object_key: str | None = None
-    complete: bool = False  # True when this event closes a landing (its _SUCCESS marker)
+    complete: bool = False  # a landing's _SUCCESS marker
+    alarm_name: str | None = None
+    alarm_state: str | None = None
+    overrides: dict[str, str] = Field(default_factory=dict)
+    use_cache: bool = True
+    data_uri: str | None = None
+    run_id: str | None = None  # resume: the run to continue
+    requested_by: str | None = None
+
+
+class _AlarmState(BaseModel):
+    value: str
+    timestamp: str | None = None
+
+
+class _AlarmDetail(BaseModel):
+    alarmName: str  # noqa: N815 - AWS's field name
+    state: _AlarmState
+
+
+class _StartDetail(BaseModel):
+    model: str
+    request_id: str
+    overrides: dict[str, str] = Field(default_factory=dict)
+    use_cache: bool = True
+    data_uri: str | None = None
+    requested_by: str | None = None
+
+
+class _ResumeDetail(BaseModel):
+    run_id: str
+    requested_by: str | None = None
 
 
 def parse_landing_key(bucket: str, key: str) -> tuple[Landing, bool]:
@@ -51,23 +90,51 @@ def parse_landing_key(bucket: str, key: str) -> tuple[Landing, bool]:
     return Landing(bucket=bucket, model=parts[1], batch=parts[2]), parts[-1] == SUCCESS_MARKER and len(parts) == 4
 
 
-def parse_trigger(body: str) -> Trigger:
-    """One SQS message body (an EventBridge event) -> Trigger, or PermanentTriggerError saying why not."""
+def parse_trigger(body: str, alarm_models: dict[str, str] | None = None) -> Trigger:
+    """One SQS message body (an EventBridge event) -> Trigger, or PermanentTriggerError saying why not.
+
+    alarm_models maps an alarm-name prefix to the model its alarms retrain."""
     try:
-        event = S3EventNotificationEventBridgeModel.model_validate_json(body)
+        raw: Any = json.loads(body)
+        envelope = EventBridgeModel.model_validate(raw)
+    except (ValueError, ValidationError) as error:
+        raise PermanentTriggerError(f"not an EventBridge event ({_problems(error)})") from error
+    kind = (envelope.source, envelope.detail_type)
+    try:
+        if kind == ("aws.s3", "Object Created"):
+            return _landing(S3EventNotificationEventBridgeModel.model_validate(raw))
+        if kind == ("aws.cloudwatch", "CloudWatch Alarm State Change"):
+            return _alarm(envelope, _AlarmDetail.model_validate(envelope.detail), alarm_models or {})
+        if kind == (CLI_SOURCE, "Retraining Requested"):
+            detail = _StartDetail.model_validate(envelope.detail)
+            return Trigger(type="manual", source=envelope.source, event_id=detail.request_id, time=envelope.time,
+                           model=detail.model, overrides=detail.overrides, use_cache=detail.use_cache,
+                           data_uri=detail.data_uri, requested_by=detail.requested_by)
+        if kind == (CLI_SOURCE, "Run Resume Requested"):
+            detail_resume = _ResumeDetail.model_validate(envelope.detail)
+            return Trigger(type="resume", source=envelope.source, event_id=envelope.id, time=envelope.time,
+                           model="", run_id=detail_resume.run_id, requested_by=detail_resume.requested_by)
     except ValidationError as error:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors()[:5])
-        raise PermanentTriggerError(f"not an EventBridge S3 'Object Created' event ({problems})") from error
-    if event.source != "aws.s3" or event.detail_type != "Object Created":
-        raise PermanentTriggerError(f"unsupported event {event.source!r} / {event.detail_type!r}")
+        raise PermanentTriggerError(f"{envelope.source} {envelope.detail_type!r} event is malformed ({_problems(error)})") from error
+    raise PermanentTriggerError(f"unsupported event {envelope.source!r} / {envelope.detail_type!r}")
+
+
+def _landing(event: S3EventNotificationEventBridgeModel) -> Trigger:
     key = event.detail.object.key
     landing, complete = parse_landing_key(event.detail.bucket.name, key)
-    return Trigger(
-        type="data-landing",
-        source=event.source,
-        event_id=event.id,
-        time=event.time,
-        landing=landing,
-        object_key=key,
-        complete=complete,
-    )
+    return Trigger(type="data-landing", source=event.source, event_id=event.id, time=event.time,
+                   model=landing.model, landing=landing, object_key=key, complete=complete)
+
+
+def _alarm(envelope: EventBridgeModel, detail: _AlarmDetail, alarm_models: dict[str, str]) -> Trigger:
+    model = next((m for prefix, m in alarm_models.items() if detail.alarmName.startswith(prefix)), None)
+    if model is None:
+        raise PermanentTriggerError(f"alarm {detail.alarmName!r} is not a drift alarm of this stack")
+    return Trigger(type="drift-alarm", source=envelope.source, event_id=envelope.id, time=envelope.time,
+                   model=model, alarm_name=detail.alarmName, alarm_state=detail.state.value)
+
+
+def _problems(error: Exception) -> str:
+    if isinstance(error, ValidationError):
+        return "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors()[:5])
+    return str(error)

@@ -43,6 +43,15 @@ class StartRetrainingSettings(_Environment):
     default_hyperparameters: dict[str, str]
     candidate_kinds: list[str]
     model_package_group: str
+    run_ledger_table: str
+    idempotency_table: str
+    drift_alarm_prefix: str
+    drift_cooldown_seconds: int = 3600
+
+    @property
+    def lock_ttl_seconds(self) -> int:
+        """A lock outlives no run: three steps at their longest, plus an hour (docs/decisions/0008)."""
+        return 3 * self.step_max_runtime_seconds + 3600
 
     @field_validator("default_hyperparameters", mode="before")
     @classmethod
@@ -70,3 +79,14 @@ class StartRetrainingSettings(_Environment):
 
 class RegisterModelsSettings(_Environment):
     inference_image_uri: str
+
+
+class FinishRunSettings(_Environment):
+    run_ledger_table: str
+    state_machine_arn: str
+    notifications_topic_arn: str
+    step_max_runtime_seconds: int
+
+    @property
+    def lock_ttl_seconds(self) -> int:
+        return 3 * self.step_max_runtime_seconds + 3600

@@ -1,12 +1,14 @@
-"""What one trigger message means for its model: start a run, or nothing (and why)."""
+"""What one trigger means for its model: start a run, fold it into the running run's follow-up, or
+nothing (and why). Shared by start_retraining and finish_run (which starts follow-ups)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from core.errors import PermanentTriggerError
-from core.events import SUCCESS_MARKER, parse_trigger
+from core.events import SUCCESS_MARKER, Trigger
 from core.run_spec import build_run_input, data_version
 from core.settings import StartRetrainingSettings
 
@@ -21,32 +23,119 @@ class Starter(Protocol):
 
 @dataclass(frozen=True)
 class Decision:
-    action: str  # "start" | "duplicate" | "wait"
+    action: str  # "start" | "coalesce" | "duplicate" | "wait" | "ignore"
     model: str
     run_id: str | None = None
     reason: str = ""
+    details: dict[str, Any] = field(default_factory=dict)
 
 
-def decide(body: str, settings: StartRetrainingSettings, objects: ObjectLister, workflow: Starter) -> Decision:
-    trigger = parse_trigger(body)
-    landing = trigger.landing
-    assert landing is not None
-    if landing.bucket != settings.landing_bucket:
-        raise PermanentTriggerError(f"s3://{landing.bucket}/{trigger.object_key}: not this stack's landing bucket")
-    if landing.model != settings.model_name:
-        raise PermanentTriggerError(
-            f"{landing.uri}: unknown model {landing.model!r} (this stack retrains {settings.model_name!r})"
-        )
-    if not trigger.complete:
-        return Decision("wait", landing.model, reason=f"{trigger.object_key}: waiting for {SUCCESS_MARKER}")
+def decide(trigger: Trigger, settings: StartRetrainingSettings, objects: ObjectLister, workflow: Starter, ledger: Any) -> Decision:
+    if trigger.type == "resume":
+        return resume(trigger, workflow, ledger, settings.lock_ttl_seconds)
+    if trigger.model != settings.model_name:
+        raise PermanentTriggerError(f"unknown model {trigger.model!r} (this stack retrains {settings.model_name!r})")
 
-    listed = objects.list(landing.bucket, landing.prefix)
-    if not any(o["key"] == trigger.object_key for o in listed):
-        raise PermanentTriggerError(f"s3://{landing.bucket}/{trigger.object_key}: marker no longer exists")
+    if trigger.type == "data-landing":
+        landing = trigger.landing
+        assert landing is not None
+        if landing.bucket != settings.landing_bucket:
+            raise PermanentTriggerError(f"s3://{landing.bucket}/{trigger.object_key}: not this stack's landing bucket")
+        if not trigger.complete:
+            return Decision("wait", trigger.model, reason=f"{trigger.object_key}: waiting for {SUCCESS_MARKER}")
+        data = _landed_data(objects, landing.bucket, landing.prefix, trigger.object_key)
+        ledger.remember_landing(trigger.model, {**data.model_dump(), "batch": landing.batch})
+        spec = build_run_input(settings, trigger, data, landing.batch)
+    else:
+        latest = _data_for(trigger, objects, ledger, settings)
+        if latest is None:
+            return Decision("ignore", trigger.model, reason="no complete landing yet: nothing to retrain on")
+        if trigger.type == "drift-alarm":
+            if trigger.alarm_state != "ALARM":
+                return Decision("ignore", trigger.model, reason=f"alarm {trigger.alarm_name} is {trigger.alarm_state}")
+            if not ledger.claim_cooldown(trigger.model, trigger.alarm_name, settings.drift_cooldown_seconds):
+                return Decision("ignore", trigger.model, reason=f"alarm {trigger.alarm_name} is inside its {settings.drift_cooldown_seconds}s cooldown")
+        identity = {"trigger": trigger.type, "event": trigger.event_id}  # each alarm / request is a run of its own
+        spec = build_run_input(settings, trigger, _version(latest), latest["batch"], identity)
+    return start_or_coalesce(spec, workflow, ledger, settings.lock_ttl_seconds)
+
+
+def start_or_coalesce(spec: dict[str, Any], workflow: Starter, ledger: Any, lock_ttl_seconds: int) -> Decision:
+    """Start the run if the model is free; while another run holds the model, keep it as that run's
+    follow-up (one per landing; the newest starts when the holder ends)."""
+    model, rid = spec["model"], spec["run_id"]
+    existing = ledger.run(rid)
+    if existing and existing.get("attempts"):
+        return Decision("duplicate", model, rid, reason="this run exists already")
+    holder = ledger.acquire(model, rid, lock_ttl_seconds)
+    if holder not in (None, rid):
+        if ledger.add_pending(model, holder, {"uri": spec["data"]["uri"], "run_id": rid, "spec": spec, "queued_at": int(time.time())}):
+            return Decision("coalesce", model, rid, reason=f"run {holder} is running: this becomes its follow-up", details={"holder": holder})
+        return start_or_coalesce(spec, workflow, ledger, lock_ttl_seconds)  # the holder just ended: try again
+    # The lock is this run's: new, or an earlier try that failed before its execution started
+    # (a retried message), or a concurrent invocation with the same trigger. The execution name decides.
+    if not existing:
+        ledger.record_run(_run_record(spec))
+    started = workflow.start(rid, spec)
+    if started or not (ledger.run(rid) or {}).get("attempts"):
+        ledger.add_attempt(rid, {"execution": rid, "started_at": int(time.time())})
+    return Decision("start", model, rid) if started else Decision("duplicate", model, rid, reason="its execution exists already")
+
+
+def resume(trigger: Trigger, workflow: Starter, ledger: Any, lock_ttl_seconds: int) -> Decision:
+    """A new attempt of a failed run, named <run>-r<n>, with the same input: the step cache makes it
+    continue from the step that failed (docs/decisions/0010-resume-through-the-cache.md)."""
+    run = ledger.run(trigger.run_id)
+    if run is None:
+        raise PermanentTriggerError(f"resume: no run {trigger.run_id!r} in the ledger")
+    if run["status"] not in ("FAILED", "TIMED_OUT", "ABORTED"):
+        return Decision("ignore", run["model"], trigger.run_id, reason=f"resume: run is {run['status']}, not failed")
+    holder = ledger.acquire(run["model"], trigger.run_id, lock_ttl_seconds)
+    if holder not in (None, trigger.run_id):
+        return Decision("ignore", run["model"], trigger.run_id, reason=f"resume: model busy with run {holder}; resume it later")
+    name = f"{trigger.run_id}-r{len(run.get('attempts', []))}"
+    spec = {**run["spec"], "options": {**run["spec"]["options"], "use_cache": True}}
+    if not workflow.start(name, spec):
+        return Decision("duplicate", run["model"], trigger.run_id, reason=f"attempt {name} exists already")
+    ledger.add_attempt(trigger.run_id, {"execution": name, "started_at": int(time.time()), "requested_by": trigger.requested_by})
+    return Decision("start", run["model"], trigger.run_id, reason=f"resumed as {name}")
+
+
+def _run_record(spec: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "run_id": spec["run_id"],
+        "model": spec["model"],
+        "status": "STARTING",
+        "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "trigger": spec["trigger"],
+        "data": spec["data"],
+        "code_version": spec["code_version"],
+        "spec": spec,
+    }
+
+
+def _landed_data(objects: ObjectLister, bucket: str, prefix: str, marker: str | None = None):
+    listed = objects.list(bucket, prefix)
+    if marker and not any(o["key"] == marker for o in listed):
+        raise PermanentTriggerError(f"s3://{bucket}/{marker}: marker no longer exists")
     data_files = [o for o in listed if not o["key"].rsplit("/", 1)[-1].startswith(("_", "."))]
     if not data_files:
-        raise PermanentTriggerError(f"{landing.uri}: complete but holds no data files")
+        raise PermanentTriggerError(f"s3://{bucket}/{prefix}: holds no data files")
+    return data_version(f"s3://{bucket}/{prefix}", data_files)
 
-    run_input = build_run_input(settings, trigger, data_version(landing.uri, data_files))
-    started = workflow.start(run_input["run_id"], run_input)
-    return Decision("start" if started else "duplicate", landing.model, run_input["run_id"])
+
+def _data_for(trigger: Trigger, objects: ObjectLister, ledger: Any, settings: StartRetrainingSettings) -> dict[str, Any] | None:
+    if trigger.data_uri:
+        bucket, _, prefix = trigger.data_uri.removeprefix("s3://").partition("/")
+        if bucket != settings.landing_bucket or not prefix.startswith(f"incoming/{trigger.model}/"):
+            raise PermanentTriggerError(f"{trigger.data_uri}: not a landing of {trigger.model} in this stack's landing bucket")
+        prefix = prefix if prefix.endswith("/") else prefix + "/"
+        data = _landed_data(objects, bucket, prefix)
+        return {**data.model_dump(), "batch": prefix.rstrip("/").rsplit("/", 1)[-1]}
+    return ledger.latest_landing(trigger.model)
+
+
+def _version(latest: dict[str, Any]):
+    from core.run_spec import DataVersion
+
+    return DataVersion(uri=latest["uri"], version=latest["version"], objects=latest["objects"])

@@ -1,33 +1,58 @@
-"""SQS batch of trigger events -> at most one run per complete landing. A message that can never
-start a run is dead-lettered with its reason; one that failed for a passing reason is retried."""
+"""SQS batch of trigger events -> per model: start a run, fold it into the running run's follow-up, or
+nothing. A message that can never start a run is dead-lettered with its reason; one that failed for a
+passing reason is reported for redelivery; each event is decided once (Powertools Idempotency)."""
 
 import os
-from functools import partial
+from dataclasses import asdict
+from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.idempotency import (
+    DynamoDBPersistenceLayer,
+    IdempotencyConfig,
+    idempotent_function,
+)
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from core.aws import DeadLetters, S3Objects, Workflow
 from core.errors import PermanentTriggerError
+from core.events import Trigger, parse_trigger
+from core.ledger import Ledger
 from core.observability import logger, metrics, tracer
 from core.settings import StartRetrainingSettings
 from core.triggering import decide
 
 processor = BatchProcessor(event_type=EventType.SQS)
+DECISION_MEMORY_SECONDS = 24 * 3600  # a redelivered event within a day gets the same decision back
 
 
-def handle_record(record: SQSRecord, settings: StartRetrainingSettings, dead_letters: DeadLetters) -> None:
+def decider(settings: StartRetrainingSettings, context: LambdaContext) -> Any:
+    config = IdempotencyConfig(event_key_jmespath="event_id", expires_after_seconds=DECISION_MEMORY_SECONDS)
+    config.register_lambda_context(context)
+    persistence = DynamoDBPersistenceLayer(table_name=settings.idempotency_table)
+
+    @idempotent_function(data_keyword_argument="trigger", config=config, persistence_store=persistence)
+    def decide_once(trigger: dict) -> dict:
+        decision = decide(Trigger.model_validate(trigger), settings, S3Objects(), Workflow(settings.state_machine_arn),
+                          Ledger(settings.run_ledger_table))
+        return asdict(decision)
+
+    return decide_once
+
+
+def handle_record(record: SQSRecord, settings: StartRetrainingSettings, decide_once: Any, dead_letters: Any) -> None:
     try:
-        decision = decide(record.body, settings, S3Objects(), Workflow(settings.state_machine_arn))
+        trigger = parse_trigger(record.body, {settings.drift_alarm_prefix: settings.model_name})
+        decision = decide_once(trigger=trigger.model_dump(mode="json"))
     except PermanentTriggerError as error:
         logger.error("trigger dead-lettered", reason=str(error), message_id=record.message_id)
         metrics.add_metric(name="TriggersDeadLettered", unit=MetricUnit.Count, value=1)
         dead_letters.send(record.body, str(error), record.message_id)
         return
-    logger.info("trigger decided", action=decision.action, run_id=decision.run_id, reason=decision.reason)
-    metrics.add_metric(name=f"Triggers{decision.action.title()}", unit=MetricUnit.Count, value=1)
+    logger.info("trigger decided", trigger=trigger.type, event_id=trigger.event_id, **{k: decision[k] for k in ("action", "run_id", "reason")})
+    metrics.add_metric(name=f"Triggers{decision['action'].title()}", unit=MetricUnit.Count, value=1)
 
 
 @logger.inject_lambda_context
@@ -35,5 +60,9 @@ def handle_record(record: SQSRecord, settings: StartRetrainingSettings, dead_let
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
     settings = StartRetrainingSettings.from_environ(os.environ)
-    record_handler = partial(handle_record, settings=settings, dead_letters=DeadLetters(settings.dead_letter_queue_url))
+    decide_once, dead_letters = decider(settings, context), DeadLetters(settings.dead_letter_queue_url)
+
+    def record_handler(record: SQSRecord) -> None:
+        handle_record(record, settings, decide_once, dead_letters)
+
     return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)

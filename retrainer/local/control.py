@@ -62,7 +62,7 @@ def up(location: Location, timeout: float = 120) -> dict[str, Any]:
         return running
     location.state_dir.mkdir(parents=True, exist_ok=True)
     location.description_file.unlink(missing_ok=True)
-    with open(location.log_file, "ab") as log:
+    with open(location.log_file, "wb") as log:  # one log per stack lifetime
         process = subprocess.Popen(
             [sys.executable, "-m", "retrainer.local.server", "--project-root", str(PROJECT_ROOT),
              "--state-dir", str(location.state_dir), "--port", str(location.port)],

@@ -8,6 +8,8 @@ moto is the local AWS; three things it lacks are added here and nowhere else:
 2. SageMaker jobs: moto marks them Completed at once and runs nothing. We keep moto's job records
    (so every API reads them) but hand each new job to a runner that executes the real container code.
 3. Lambda invoke: moto's Docker-less backend echoes the payload. We call the real handler instead.
+4. S3 -> EventBridge events: moto gives every one the same `id` (AWS's documentation example); AWS
+   gives each event its own, and idempotency on the event id depends on it.
 
 `install()` refuses to run against any moto but the pinned one, and checks that every patched
 symbol is still where we expect it: an upgrade fails loudly here, not subtly in a run.
@@ -15,6 +17,8 @@ symbol is still where we expect it: an upgrade fails loudly here, not subtly in 
 
 from __future__ import annotations
 
+import copy
+import uuid
 from collections.abc import Callable
 from functools import lru_cache
 from datetime import datetime
@@ -24,6 +28,7 @@ import botocore.session
 import moto
 from moto.awslambda_simple import models as lambda_simple_models
 from moto.core.config import default_user_config
+from moto.events import utils as events_utils
 from moto.sagemaker import models as sagemaker_models
 from moto.sagemaker import responses as sagemaker_responses
 from moto.sagemaker.exceptions import ValidationError
@@ -246,6 +251,16 @@ def _invoke_handlers(backend_cls: type, invoker: LambdaInvoker) -> None:
     backend_cls.invoke = invoke
 
 
+# ---------------------------------------------------------------- 4. one id per event
+
+
+class _FreshEventId(dict):
+    """moto deep-copies this base message for each S3 event: each copy gets an id of its own."""
+
+    def __deepcopy__(self, memo: dict) -> dict:
+        return {**copy.deepcopy(dict(self), memo), "id": str(uuid.uuid4())}
+
+
 # ---------------------------------------------------------------- install
 
 
@@ -256,6 +271,7 @@ _PATCHED: list[tuple[object, str]] = [
     (sagemaker_models.SageMakerModelBackend, "create_processing_job"),
     (sagemaker_responses.SageMakerResponse, "create_processing_job"),
     (lambda_simple_models.LambdaSimpleBackend, "invoke"),
+    (events_utils, "_BASE_EVENT_MESSAGE"),
 ]
 _installed = False
 
@@ -287,5 +303,6 @@ def install(runner: JobRunner, invoker: LambdaInvoker) -> None:
     state_task_factory.state_task_service_for = factory  # imported by name there
     _run_jobs(sagemaker_models.SageMakerModelBackend, runner)
     _invoke_handlers(lambda_simple_models.LambdaSimpleBackend, invoker)
+    events_utils._BASE_EVENT_MESSAGE = _FreshEventId(events_utils._BASE_EVENT_MESSAGE)
     _installed = True
 

@@ -15,6 +15,7 @@ from moto.server import ThreadedMotoServer
 
 from retrainer.code_package import code_version, publish
 from retrainer.local import moto_patches
+from retrainer.local.emitters import AlarmStateEmitter, ExecutionStatusEmitter
 from retrainer.local.faults import Faults
 from retrainer.local.jobs import JobRunner
 from retrainer.local.lambdas import LambdaRuntime
@@ -53,7 +54,7 @@ class LocalStack:
         self.parameters = {**LOCAL_PARAMETERS, **(parameters or {})}
         self.faults = Faults(state_dir / "faults.json")
         self.server: ThreadedMotoServer | None = None
-        self.pollers: list[QueuePoller] = []
+        self.pollers: list[Any] = []
         self.provisioned: Provisioned | None = None
 
     def start(self) -> Provisioned:
@@ -73,10 +74,13 @@ class LocalStack:
         publish(session.client("s3"), provisioned.outputs["ArtifactsBucketName"], container_dir)
         for spec in provisioned.functions.values():
             self.runtime.register(spec)
-        for trigger in provisioned.queue_triggers:
-            poller = QueuePoller(trigger, session, REGION)
+        self.pollers = [QueuePoller(trigger, session, REGION) for trigger in provisioned.queue_triggers]
+        self.pollers += [
+            ExecutionStatusEmitter(session, [provisioned.outputs["StateMachineArn"]]),
+            AlarmStateEmitter(session),
+        ]
+        for poller in self.pollers:
             poller.start()
-            self.pollers.append(poller)
         self.provisioned = provisioned
         self._write_description(provisioned)
         return provisioned

@@ -1,0 +1,73 @@
+"""Each step of one execution, read from its history: job, status, duration, billable seconds,
+attempts, cache hit and estimated cost. Works the same for a first run and a resumed attempt."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from core.pricing import estimated_cost
+
+STEPS = ("Preprocess", "Train", "Evaluate")
+
+
+def audit(history: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    steps: dict[str, dict[str, Any]] = {}
+    current: str | None = None
+    for event in history:
+        kind = event["type"]
+        if kind.endswith("StateEntered"):
+            current = event["stateEnteredEventDetails"]["name"]
+            step = current.removesuffix("FromCache")
+            if step in STEPS:
+                steps.setdefault(step, {"step": step.lower(), "status": "running", "attempts": 0, "cache_hit": False})
+                if current.endswith("FromCache"):
+                    steps[step].update(status="cached", cache_hit=True, billable_seconds=0, cost_usd=0.0)
+        elif current in STEPS and kind == "TaskScheduled":
+            steps[current]["attempts"] += 1
+        elif current in STEPS and kind in ("TaskSucceeded", "TaskFailed", "TaskTimedOut"):
+            details = event.get("taskSucceededEventDetails") or event.get("taskFailedEventDetails") or event.get("taskTimedOutEventDetails") or {}
+            job = _document(details.get("output") or details.get("cause"))
+            entry = steps[current]
+            entry["status"] = "succeeded" if kind == "TaskSucceeded" else "failed"
+            if job:
+                entry.update(_job_facts(job))
+            if kind != "TaskSucceeded":
+                entry["error"] = details.get("error")
+        elif kind.endswith("StateExited") and event["stateExitedEventDetails"]["name"].endswith("FromCache"):
+            name = event["stateExitedEventDetails"]["name"].removesuffix("FromCache")
+            output = _document(event["stateExitedEventDetails"].get("output")) or {}
+            steps[name]["job_name"] = output.get("steps", {}).get(name.lower(), {}).get("job_name")
+    return [steps[s] for s in STEPS if s in steps]
+
+
+def _document(text: str | None) -> dict[str, Any] | None:
+    if not text:
+        return None
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def _job_facts(job: dict[str, Any]) -> dict[str, Any]:
+    if "TrainingJobName" in job:
+        resources = job.get("ResourceConfig", {})
+        start, end = job.get("TrainingStartTime"), job.get("TrainingEndTime")
+        billable = job.get("BillableTimeInSeconds")
+        name, reason = job["TrainingJobName"], job.get("FailureReason")
+    else:
+        resources = job.get("ProcessingResources", {}).get("ClusterConfig", {})
+        start, end = job.get("ProcessingStartTime"), job.get("ProcessingEndTime")
+        billable = None
+        name, reason = job.get("ProcessingJobName"), job.get("FailureReason")
+    instance_type, count = resources.get("InstanceType", "?"), int(resources.get("InstanceCount", 1))
+    seconds = round((end - start) / 1000, 1) if isinstance(start, int | float) and isinstance(end, int | float) else None
+    if billable is None and seconds is not None:
+        billable = max(1, round(seconds)) * count
+    facts = {"job_name": name, "instance_type": instance_type, "instance_count": count, "seconds": seconds,
+             "billable_seconds": billable, "cost_usd": estimated_cost(instance_type, billable or 0)}
+    if reason:
+        facts["failure_reason"] = reason
+    return facts

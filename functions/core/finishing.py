@@ -1,0 +1,54 @@
+"""A run's execution ended: close its ledger record with the audit, release the model's lock, start the
+one follow-up its pending landings earned, and say so once on the topic."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any, Protocol
+
+from core.audit import audit
+from core.triggering import Decision, Starter, start_or_coalesce
+
+
+class Notifier(Protocol):
+    def publish(self, subject: str, message: dict[str, Any]) -> None: ...
+
+
+def finish(detail: dict[str, Any], history: list[dict[str, Any]], ledger: Any, workflow: Starter,
+           notifier: Notifier, lock_ttl_seconds: int) -> Decision | None:
+    run_input = json.loads(detail["input"])
+    run_id, model, status = run_input["run_id"], run_input["model"], detail["status"]
+    steps = audit(history)
+    costs = [s["cost_usd"] for s in steps if s.get("cost_usd") is not None]
+    run = ledger.run(run_id) or {}
+    ledger.update_run(
+        run_id,
+        status=status,
+        ended_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        last_execution=detail["name"],
+        steps=steps,
+        cost_usd=round(sum(costs), 6),
+    )
+    follow_up = None
+    pending = ledger.release(model, run_id)
+    if pending:
+        newest, *older = sorted(pending.values(), key=lambda p: p["queued_at"], reverse=True)
+        spec = newest["spec"]
+        spec["trigger"]["coalesced"] = [p["run_id"] for p in older]
+        spec["trigger"]["follows"] = run_id
+        follow_up = start_or_coalesce(spec, workflow, ledger, lock_ttl_seconds)
+    notifier.publish(
+        f"Retrainer {model}: run {run_id} {status}",
+        {
+            "run_id": run_id,
+            "model": model,
+            "status": status,
+            "execution": detail["name"],
+            "failure": run.get("failure"),
+            "steps": [{k: s.get(k) for k in ("step", "status", "cache_hit", "seconds", "cost_usd")} for s in steps],
+            "cost_usd": round(sum(costs), 6),
+            "follow_up": follow_up.run_id if follow_up else None,
+        },
+    )
+    return follow_up

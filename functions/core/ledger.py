@@ -1,0 +1,188 @@
+"""The run ledger (one DynamoDB table): per-model locks, run records and the step cache index.
+
+Items (pk / sk):
+- `MODEL#<model>` / `LOCK`: the model's running run; pending follow-up landings; expiry (stale-lock guard)
+- `MODEL#<model>` / `LATEST`: the newest complete landing (what a drift or manual run trains on)
+- `MODEL#<model>` / `COOLDOWN#<alarm>`: when that alarm last started a run
+- `RUN#<run id>` / `RUN`: spec, trigger, status, attempts, failure, steps and cost of one run
+- `CACHE#<step>#<key>` / `CACHE`: a completed step's job (written by the state machine)
+
+Every write that decides something is conditional, so two concurrent invocations cannot both start a
+run for one model (docs/decisions/0008-run-ledger-and-lock.md).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from decimal import Decimal
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from core.aws import client
+
+
+def _conditional_failed(error: ClientError) -> bool:
+    return error.response["Error"]["Code"] in ("ConditionalCheckFailedException", "TransactionCanceledException")
+
+
+def _plain(value: Any) -> Any:
+    """DynamoDB numbers come back as Decimal: JSON-friendly again."""
+    if isinstance(value, Decimal):
+        return int(value) if value == int(value) else float(value)
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | set):
+        return [_plain(v) for v in (sorted(value) if isinstance(value, set) else value)]
+    return value
+
+
+def _clean(value: Any) -> Any:
+    """JSON round trip with floats as Decimal, as the DynamoDB resource API wants."""
+    return json.loads(json.dumps(value, default=str), parse_float=Decimal)
+
+
+class Ledger:
+    def __init__(self, table_name: str, now: Any = time.time):
+        self.table = _table(table_name)
+        self.now = now
+
+    # ---- locks
+    def acquire(self, model: str, run_id: str, ttl_seconds: int) -> str | None:
+        """Take the model's lock for run_id. Returns None when taken, else the run that holds it."""
+        now = int(self.now())
+        try:
+            self.table.put_item(
+                Item={"pk": f"MODEL#{model}", "sk": "LOCK", "run_id": run_id, "acquired_at": now, "expires_at": now + ttl_seconds},
+                ConditionExpression="attribute_not_exists(pk) OR expires_at < :now OR run_id = :run",
+                ExpressionAttributeValues={":now": now, ":run": run_id},
+            )
+            return None
+        except ClientError as error:
+            if not _conditional_failed(error):
+                raise
+        holder = self.lock(model)
+        return holder["run_id"] if holder else self.acquire(model, run_id, ttl_seconds)
+
+    def lock(self, model: str) -> dict[str, Any] | None:
+        item = self.table.get_item(Key={"pk": f"MODEL#{model}", "sk": "LOCK"}, ConsistentRead=True).get("Item")
+        return _plain(item) if item else None
+
+    def add_pending(self, model: str, holder: str, landing: dict[str, Any]) -> bool:
+        """Remember a landing for one follow-up after `holder` ends; False if holder no longer holds the lock."""
+        try:
+            self.table.update_item(
+                Key={"pk": f"MODEL#{model}", "sk": "LOCK"},
+                UpdateExpression="SET pending.#uri = :landing",
+                ConditionExpression="run_id = :holder AND attribute_exists(pending)",
+                ExpressionAttributeNames={"#uri": landing["uri"]},
+                ExpressionAttributeValues={":holder": holder, ":landing": _clean(landing)},
+            )
+            return True
+        except ClientError as error:
+            if not _conditional_failed(error):
+                raise
+        try:  # first pending landing: create the map
+            self.table.update_item(
+                Key={"pk": f"MODEL#{model}", "sk": "LOCK"},
+                UpdateExpression="SET pending = :pending",
+                ConditionExpression="run_id = :holder AND attribute_not_exists(pending)",
+                ExpressionAttributeValues={":holder": holder, ":pending": _clean({landing["uri"]: landing})},
+            )
+            return True
+        except ClientError as error:
+            if not _conditional_failed(error):
+                raise
+            holder_now = self.lock(model)
+            return bool(holder_now and holder_now["run_id"] == holder and self.add_pending(model, holder, landing))
+
+    def release(self, model: str, run_id: str) -> dict[str, Any]:
+        """Drop run_id's lock; returns the pending landings it carried (empty if it held none)."""
+        try:
+            old = self.table.delete_item(
+                Key={"pk": f"MODEL#{model}", "sk": "LOCK"},
+                ConditionExpression="run_id = :run",
+                ExpressionAttributeValues={":run": run_id},
+                ReturnValues="ALL_OLD",
+            ).get("Attributes", {})
+        except ClientError as error:
+            if _conditional_failed(error):
+                return {}
+            raise
+        return _plain(old).get("pending", {})
+
+    # ---- landings and cooldowns
+    def remember_landing(self, model: str, landing: dict[str, Any]) -> None:
+        self.table.put_item(Item={"pk": f"MODEL#{model}", "sk": "LATEST", **_clean(landing)})
+
+    def latest_landing(self, model: str) -> dict[str, Any] | None:
+        item = self.table.get_item(Key={"pk": f"MODEL#{model}", "sk": "LATEST"}, ConsistentRead=True).get("Item")
+        return {k: v for k, v in _plain(item).items() if k not in ("pk", "sk")} if item else None
+
+    def claim_cooldown(self, model: str, alarm: str, cooldown_seconds: int) -> bool:
+        """True (and the clock restarts) unless this alarm started a run within its cooldown."""
+        now = int(self.now())
+        try:
+            self.table.put_item(
+                Item={"pk": f"MODEL#{model}", "sk": f"COOLDOWN#{alarm}", "fired_at": now},
+                ConditionExpression="attribute_not_exists(pk) OR fired_at < :since",
+                ExpressionAttributeValues={":since": now - cooldown_seconds},
+            )
+            return True
+        except ClientError as error:
+            if _conditional_failed(error):
+                return False
+            raise
+
+    # ---- runs
+    def record_run(self, run: dict[str, Any]) -> bool:
+        """Create the run's record; False if it exists (the same run was started before)."""
+        try:
+            self.table.put_item(Item={"pk": f"RUN#{run['run_id']}", "sk": "RUN", **_clean(run)},
+                                ConditionExpression="attribute_not_exists(pk)")
+            return True
+        except ClientError as error:
+            if _conditional_failed(error):
+                return False
+            raise
+
+    def run(self, run_id: str) -> dict[str, Any] | None:
+        item = self.table.get_item(Key={"pk": f"RUN#{run_id}", "sk": "RUN"}, ConsistentRead=True).get("Item")
+        return {k: v for k, v in _plain(item).items() if k not in ("pk", "sk")} if item else None
+
+    def update_run(self, run_id: str, **fields: Any) -> None:
+        names = {f"#{k}": k for k in fields}
+        values = {f":{k}": _clean(v) for k, v in fields.items()}
+        self.table.update_item(
+            Key={"pk": f"RUN#{run_id}", "sk": "RUN"},
+            UpdateExpression="SET " + ", ".join(f"#{k} = :{k}" for k in fields),
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=values,
+        )
+
+    def add_attempt(self, run_id: str, attempt: dict[str, Any]) -> None:
+        self.table.update_item(
+            Key={"pk": f"RUN#{run_id}", "sk": "RUN"},
+            UpdateExpression="SET attempts = list_append(if_not_exists(attempts, :none), :attempt), #status = :running REMOVE failure",
+            ExpressionAttributeNames={"#status": "status"},
+            ExpressionAttributeValues={":none": [], ":attempt": [_clean(attempt)], ":running": "RUNNING"},
+        )
+
+    def runs(self, limit: int = 50) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = []
+        scan: dict[str, Any] = {"FilterExpression": "sk = :run", "ExpressionAttributeValues": {":run": "RUN"}}
+        while True:
+            page = self.table.scan(**scan)
+            items += [_plain(i) for i in page["Items"]]
+            if "LastEvaluatedKey" not in page:
+                break
+            scan["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        items.sort(key=lambda r: r.get("started_at", ""), reverse=True)
+        return [{k: v for k, v in i.items() if k not in ("pk", "sk")} for i in items[:limit]]
+
+
+def _table(name: str) -> Any:
+    import boto3
+
+    return boto3.resource("dynamodb", config=client("dynamodb").meta.config).Table(name)

@@ -1,0 +1,43 @@
+"""Step Functions "Execution Status Change" (through SQS) -> the run is closed, its lock released,
+its follow-up started, its end notified. Idempotent: a redelivered event changes nothing more."""
+
+import json
+import os
+from functools import partial
+
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from core.aws import ExecutionHistory, Topic, Workflow
+from core.finishing import finish
+from core.ledger import Ledger
+from core.observability import logger, metrics, tracer
+from core.settings import FinishRunSettings
+
+processor = BatchProcessor(event_type=EventType.SQS)
+
+
+def handle_record(record: SQSRecord, settings: FinishRunSettings) -> None:
+    detail = json.loads(record.body)["detail"]
+    logger.append_keys(execution=detail["name"])
+    follow_up = finish(
+        detail,
+        ExecutionHistory().events(detail["executionArn"]),
+        Ledger(settings.run_ledger_table),
+        Workflow(settings.state_machine_arn),
+        Topic(settings.notifications_topic_arn),
+        settings.lock_ttl_seconds,
+    )
+    logger.info("run closed", status=detail["status"], follow_up=follow_up.run_id if follow_up else None)
+    metrics.add_metric(name=f"Runs{detail['status'].title().replace('_', '')}", unit=MetricUnit.Count, value=1)
+
+
+@logger.inject_lambda_context
+@metrics.log_metrics
+@tracer.capture_lambda_handler
+def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    settings = FinishRunSettings.from_environ(os.environ)
+    return process_partial_response(event=event, record_handler=partial(handle_record, settings=settings),
+                                    processor=processor, context=context)

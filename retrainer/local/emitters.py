@@ -1,0 +1,104 @@
+"""Events AWS emits and moto does not (docs/decisions/0011-local-event-emitters.md): Step Functions
+"Execution Status Change" and CloudWatch "Alarm State Change", put on the default bus in the shapes
+AWS documents, so the template's EventBridge rules route them as they would on AWS."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import uuid
+from datetime import datetime, timezone
+from typing import Any
+
+log = logging.getLogger(__name__)
+FINAL = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
+
+
+def _millis(value: datetime | None) -> int | None:
+    return int(value.timestamp() * 1000) if value else None
+
+
+class _Watcher(threading.Thread):
+    interval = 0.5
+
+    def __init__(self, session: Any, name: str):
+        super().__init__(name=name, daemon=True)
+        self.events = session.client("events")
+        self.stopping = threading.Event()
+
+    def run(self) -> None:
+        while not self.stopping.wait(self.interval):
+            try:
+                self.poll()
+            except Exception:  # noqa: BLE001 - keep watching through a passing error
+                log.exception("%s", self.name)
+
+    def stop(self) -> None:
+        self.stopping.set()
+
+    def poll(self) -> None:
+        raise NotImplementedError
+
+    def emit(self, source: str, detail_type: str, resources: list[str], detail: dict[str, Any]) -> None:
+        self.events.put_events(Entries=[{"Source": source, "DetailType": detail_type, "Resources": resources,
+                                         "Detail": json.dumps(detail, default=str)}])
+
+
+class ExecutionStatusEmitter(_Watcher):
+    """Emits each execution's end once (the states the template's rule listens to)."""
+
+    def __init__(self, session: Any, state_machine_arns: list[str]):
+        super().__init__(session, "execution-status-emitter")
+        self.sfn = session.client("stepfunctions")
+        self.state_machine_arns = state_machine_arns
+        self.emitted: set[str] = set()
+
+    def poll(self) -> None:
+        for arn in self.state_machine_arns:
+            for page in self.sfn.get_paginator("list_executions").paginate(stateMachineArn=arn):
+                for execution in page["executions"]:
+                    if execution["status"] in FINAL and execution["executionArn"] not in self.emitted:
+                        self._emit(self.sfn.describe_execution(executionArn=execution["executionArn"]))
+                        self.emitted.add(execution["executionArn"])
+
+    def _emit(self, execution: dict[str, Any]) -> None:
+        self.emit("aws.states", "Step Functions Execution Status Change", [execution["executionArn"]], {
+            "executionArn": execution["executionArn"],
+            "stateMachineArn": execution["stateMachineArn"],
+            "name": execution["name"],
+            "status": execution["status"],
+            "startDate": _millis(execution.get("startDate")),
+            "stopDate": _millis(execution.get("stopDate")),
+            "input": execution.get("input"),
+            "output": execution.get("output"),
+            "inputDetails": {"included": True},
+            "outputDetails": {"included": "output" in execution},
+            "error": execution.get("error"),
+            "cause": execution.get("cause"),
+        })
+
+
+class AlarmStateEmitter(_Watcher):
+    """Emits every alarm state change (set by set_alarm_state or by moto)."""
+
+    def __init__(self, session: Any):
+        super().__init__(session, "alarm-state-emitter")
+        self.cloudwatch = session.client("cloudwatch")
+        self.states: dict[str, dict[str, Any]] = {}
+
+    def poll(self) -> None:
+        for alarm in self.cloudwatch.describe_alarms(AlarmTypes=["MetricAlarm"])["MetricAlarms"]:
+            state = {"value": alarm["StateValue"], "reason": alarm.get("StateReason", ""),
+                     "timestamp": alarm["StateUpdatedTimestamp"].astimezone(timezone.utc).isoformat()}
+            previous = self.states.get(alarm["AlarmArn"])
+            self.states[alarm["AlarmArn"]] = state
+            if previous is not None and (previous["value"], previous["timestamp"]) != (state["value"], state["timestamp"]):
+                self.emit("aws.cloudwatch", "CloudWatch Alarm State Change", [alarm["AlarmArn"]], {
+                    "alarmName": alarm["AlarmName"],
+                    "state": state,
+                    "previousState": previous,
+                    "configuration": {"description": alarm.get("AlarmDescription", ""), "metrics": []},
+                    "operation": "update",
+                    "id": str(uuid.uuid4()),
+                })
