@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 
 ACCOUNT_ID = "123456789012"  # moto's default account
+NO_VALUE = type("NoValue", (), {"__repr__": lambda self: "AWS::NoValue"})()  # dropped from maps and lists
 _SUB_VARIABLE = re.compile(r"\$\{([^}!][^}]*)\}")
 
 
@@ -68,7 +69,7 @@ class Resolver:
                 "AWS::AccountId": ACCOUNT_ID,
                 "AWS::Partition": "aws",
                 "AWS::URLSuffix": "amazonaws.com",
-                "AWS::NoValue": None,
+                "AWS::NoValue": NO_VALUE,
             }
         )
         for name, spec in self.template.get("Parameters", {}).items():
@@ -81,6 +82,35 @@ class Resolver:
             if spec["Type"] == "CommaDelimitedList":
                 value = [v.strip() for v in value.split(",")]
             self.refs[name] = value
+        self.conditions: dict[str, bool] = {}
+        for name in self.template.get("Conditions", {}):
+            self.condition(name)
+
+    def condition(self, name: str) -> bool:
+        """A named condition, evaluated once (conditions may refer to other conditions)."""
+        if name not in self.conditions:
+            definitions = self.template.get("Conditions", {})
+            if name not in definitions:
+                raise KeyError(f"condition {name}: not defined in Conditions")
+            self.conditions[name] = bool(self._evaluate(definitions[name]))
+        return self.conditions[name]
+
+    def _evaluate(self, expression: Any) -> Any:
+        """Condition functions (Fn::Equals/Not/And/Or, Condition) over parameter values."""
+        if isinstance(expression, dict) and len(expression) == 1:
+            (key, arg), = expression.items()
+            if key == "Fn::Equals":
+                left, right = (self._evaluate(v) for v in arg)
+                return str(left) == str(right)
+            if key == "Fn::Not":
+                return not self._evaluate(arg[0])
+            if key == "Fn::And":
+                return all(self._evaluate(v) for v in arg)
+            if key == "Fn::Or":
+                return any(self._evaluate(v) for v in arg)
+            if key == "Condition":
+                return self.condition(arg)
+        return self.resolve(expression)
 
     # -- resources in creation order
     def resources(self) -> list[tuple[str, dict[str, Any]]]:
@@ -98,7 +128,11 @@ class Resolver:
 
         for name in resources:
             visit(name, ())
-        return [(name, resources[name]) for name in ordered]
+        # a resource whose Condition is false is not created, as in CloudFormation
+        return [(name, resources[name]) for name in ordered if self.condition_holds(resources[name])]
+
+    def condition_holds(self, resource: dict[str, Any]) -> bool:
+        return "Condition" not in resource or self.condition(resource["Condition"])
 
     def function_properties(self, properties: dict[str, Any]) -> dict[str, Any]:
         """A function's properties with the template's Globals.Function merged in, as SAM does."""
@@ -113,14 +147,24 @@ class Resolver:
 
     # -- intrinsics
     def resolve(self, value: Any) -> Any:
+        """The value with intrinsics evaluated; AWS::NoValue removes the key or item, as in CloudFormation."""
+        resolved = self._resolve(value)
+        return None if resolved is NO_VALUE else resolved
+
+    def _resolve(self, value: Any) -> Any:
         if isinstance(value, list):
-            return [self.resolve(v) for v in value]
+            return [item for item in (self._resolve(v) for v in value) if item is not NO_VALUE]
         if not isinstance(value, dict):
             return value
         if len(value) == 1:
             (key, arg), = value.items()
             if key == "Ref":
                 return self._ref(arg)
+            if key == "Fn::If":
+                name, if_true, if_false = arg
+                return self._resolve(if_true if self.condition(name) else if_false)
+            if key in ("Fn::Equals", "Fn::Not", "Fn::And", "Fn::Or"):
+                return self._evaluate(value)
             if key == "Fn::GetAtt":
                 return self._get_att(*(arg if isinstance(arg, list) else arg.split(".", 1)))
             if key == "Fn::Sub":
@@ -136,7 +180,8 @@ class Resolver:
                 return text.split(separator)
             if key.startswith("Fn::"):
                 raise NotImplementedError(f"{key} is not supported by the local stack's template reader")
-        return {k: self.resolve(v) for k, v in value.items()}
+        resolved = {k: self._resolve(v) for k, v in value.items()}
+        return {k: v for k, v in resolved.items() if v is not NO_VALUE}
 
     def _ref(self, name: str) -> Any:
         if name not in self.refs:
