@@ -53,7 +53,7 @@ def _invoke(args: argparse.Namespace) -> int:
 
 
 # Modules that add their own subcommands: each has `add_commands(subparsers)`.
-COMMAND_MODULES: tuple[str, ...] = ()
+COMMAND_MODULES: tuple[str, ...] = ("retrainer.run_commands", "retrainer.deploy")
 
 
 def parser() -> argparse.ArgumentParser:

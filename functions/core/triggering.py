@@ -69,7 +69,7 @@ def start_or_coalesce(spec: dict[str, Any], workflow: Starter, ledger: Any, lock
         return Decision("duplicate", model, rid, reason="this run exists already")
     holder = ledger.acquire(model, rid, lock_ttl_seconds)
     if holder not in (None, rid):
-        if ledger.add_pending(model, holder, {"uri": spec["data"]["uri"], "run_id": rid, "spec": spec, "queued_at": int(time.time())}):
+        if ledger.add_pending(model, holder, {"uri": spec["data"]["uri"], "run_id": rid, "spec": spec, "queued_at": time.time()}):
             return Decision("coalesce", model, rid, reason=f"run {holder} is running: this becomes its follow-up", details={"holder": holder})
         return start_or_coalesce(spec, workflow, ledger, lock_ttl_seconds)  # the holder just ended: try again
     # The lock is this run's: new, or an earlier try that failed before its execution started

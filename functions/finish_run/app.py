@@ -34,7 +34,7 @@ def handle_record(record: SQSRecord, settings: FinishRunSettings) -> None:
     metrics.add_metric(name=f"Runs{detail['status'].title().replace('_', '')}", unit=MetricUnit.Count, value=1)
 
 
-@logger.inject_lambda_context
+@logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict, context: LambdaContext) -> dict:

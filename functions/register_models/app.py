@@ -12,7 +12,7 @@ from core.registration import Candidate, register
 from core.settings import RegisterModelsSettings
 
 
-@logger.inject_lambda_context
+@logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
 @tracer.capture_lambda_handler
 @event_parser(model=Candidate)

@@ -55,7 +55,7 @@ def handle_record(record: SQSRecord, settings: StartRetrainingSettings, decide_o
     metrics.add_metric(name=f"Triggers{decision['action'].title()}", unit=MetricUnit.Count, value=1)
 
 
-@logger.inject_lambda_context
+@logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict, context: LambdaContext) -> dict:

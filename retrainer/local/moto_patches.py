@@ -8,8 +8,9 @@ moto is the local AWS; three things it lacks are added here and nowhere else:
 2. SageMaker jobs: moto marks them Completed at once and runs nothing. We keep moto's job records
    (so every API reads them) but hand each new job to a runner that executes the real container code.
 3. Lambda invoke: moto's Docker-less backend echoes the payload. We call the real handler instead.
-4. S3 -> EventBridge events: moto gives every one the same `id` (AWS's documentation example); AWS
-   gives each event its own, and idempotency on the event id depends on it.
+4. EventBridge events: moto gives every S3 event the same `id` (AWS's documentation example) and
+   drops `account` from events it delivers to targets; AWS gives each event its own id and always
+   includes the account. Idempotency on the event id, and parsers that follow AWS, depend on both.
 
 `install()` refuses to run against any moto but the pinned one, and checks that every patched
 symbol is still where we expect it: an upgrade fails loudly here, not subtly in a run.
@@ -251,7 +252,11 @@ def _invoke_handlers(backend_cls: type, invoker: LambdaInvoker) -> None:
     backend_cls.invoke = invoke
 
 
-# ---------------------------------------------------------------- 4. one id per event
+# ---------------------------------------------------------------- 4. events as AWS delivers them
+_DELIVERED_EVENT = (
+    '{"version": "0", "id": "<id>", "detail-type": "<detail-type>", "source": "<source>", "account": "<account>", '
+    '"time": <time>, "region": "<region>", "resources": <resources>, "detail": <detail>}'
+)
 
 
 class _FreshEventId(dict):
@@ -272,6 +277,7 @@ _PATCHED: list[tuple[object, str]] = [
     (sagemaker_responses.SageMakerResponse, "create_processing_job"),
     (lambda_simple_models.LambdaSimpleBackend, "invoke"),
     (events_utils, "_BASE_EVENT_MESSAGE"),
+    (events_utils.EventTemplateParser, "DEFAULT_EVENT_INPUT_TEMPLATE"),
 ]
 _installed = False
 
@@ -304,5 +310,6 @@ def install(runner: JobRunner, invoker: LambdaInvoker) -> None:
     _run_jobs(sagemaker_models.SageMakerModelBackend, runner)
     _invoke_handlers(lambda_simple_models.LambdaSimpleBackend, invoker)
     events_utils._BASE_EVENT_MESSAGE = _FreshEventId(events_utils._BASE_EVENT_MESSAGE)
+    events_utils.EventTemplateParser.DEFAULT_EVENT_INPUT_TEMPLATE = _DELIVERED_EVENT
     _installed = True
 

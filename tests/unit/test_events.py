@@ -1,4 +1,5 @@
 import json
+import re
 
 import pytest
 from core.errors import PermanentTriggerError
@@ -23,13 +24,25 @@ def test_part_file_and_nested_marker_do_not_complete_a_landing():
 @pytest.mark.parametrize(
     "body, says",
     [
-        ("{not json", "not an EventBridge S3 'Object Created' event"),
-        (json.dumps({"detail-type": "Object Created"}), "not an EventBridge S3 'Object Created' event"),
+        ("{not json", "not an EventBridge event"),
+        (json.dumps({"detail-type": "Object Created"}), "not an EventBridge event"),
+        (json.dumps({**sample("s3_object_created_success.json"), "detail": {"bucket": {}}}), "aws.s3 'Object Created' event is malformed"),
+        (json.dumps({**sample("cloudwatch_alarm_state_change.json"), "detail": {"alarmName": "x"}}), "'CloudWatch Alarm State Change' event is malformed"),
         (json.dumps({**sample("s3_object_created_success.json"), "detail-type": "Object Deleted"}), "unsupported event"),
         (json.dumps(s3_object_created("incoming/_SUCCESS")), "not under incoming/<model>/<batch>/"),
         (json.dumps(s3_object_created("elsewhere/scarcegan/b1/_SUCCESS")), "not under incoming/<model>/<batch>/"),
     ],
 )
 def test_malformed_events_say_what_is_wrong(body, says):
-    with pytest.raises(PermanentTriggerError, match=says.replace("(", r"\(").replace(")", r"\)")):
+    with pytest.raises(PermanentTriggerError, match=re.escape(says)):
         parse_trigger(body)
+
+
+def test_drift_alarms_and_cli_requests_are_triggers_too():
+    alarm = parse_trigger(json.dumps(sample("cloudwatch_alarm_state_change.json")), {"retrainer-drift-": "scarcegan"})
+    manual = parse_trigger(json.dumps(sample("retraining_requested.json")))
+
+    assert (alarm.type, alarm.model, alarm.alarm_state) == ("drift-alarm", "scarcegan", "ALARM")
+    assert (manual.type, manual.overrides, manual.event_id) == ("manual", {"iterations": "3000"}, "0f1c2d3e-4b5a-6978-8a9b-0c1d2e3f4a5b")
+    with pytest.raises(PermanentTriggerError, match="not a drift alarm of this stack"):
+        parse_trigger(json.dumps(sample("cloudwatch_alarm_state_change.json")), {"other-prefix-": "scarcegan"})

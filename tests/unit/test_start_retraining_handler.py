@@ -1,9 +1,12 @@
-"""The handler's contract with Lambda's SQS event source: partial batch response, nothing lost."""
+"""The handler's contract with Lambda's SQS event source: partial batch response, nothing lost, each
+event decided once."""
+
+import json
 
 import pytest
 from start_retraining import app
 
-from tests.unit.test_triggering import ENVIRONMENT, landed
+from tests.unit.test_triggering import BUCKET, ENVIRONMENT, landed
 from tests.utils.events import s3_object_created, sqs_batch
 from tests.utils.fakes import FakeDeadLetters, FakeWorkflow
 
@@ -12,9 +15,12 @@ class Context:
     function_name, memory_limit_in_mb, aws_request_id = "start", 256, "r-1"
     invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:start"
 
+    def get_remaining_time_in_millis(self):
+        return 60_000
+
 
 @pytest.fixture
-def wired(monkeypatch):
+def wired(aws, monkeypatch):
     for name, value in ENVIRONMENT.items():
         monkeypatch.setenv(name, value)
     workflow, dead_letters = FakeWorkflow(), FakeDeadLetters()
@@ -26,12 +32,22 @@ def wired(monkeypatch):
 
 def test_a_malformed_record_is_dead_lettered_and_the_rest_of_the_batch_processed(wired):
     workflow, dead_letters = wired
-    event = sqs_batch("{not json", s3_object_created("incoming/scarcegan/b/_SUCCESS", bucket="landing"))
+    event = sqs_batch("{not json", s3_object_created("incoming/scarcegan/b/_SUCCESS", bucket=BUCKET))
 
     response = app.lambda_handler(event, Context())
 
     assert response == {"batchItemFailures": []}  # nothing left to redeliver: the bad one is in the DLQ
-    assert [m for m, _ in dead_letters.sent] == ["m-0"] and "not an EventBridge S3" in dead_letters.sent[0][1]
+    assert [m for m, _ in dead_letters.sent] == ["m-0"] and "not an EventBridge event" in dead_letters.sent[0][1]
+    assert len(workflow.started) == 1
+
+
+def test_a_redelivered_event_is_decided_once(wired):
+    workflow, _ = wired
+    event = s3_object_created("incoming/scarcegan/b/_SUCCESS", bucket=BUCKET, event_id="same-event")
+
+    app.lambda_handler(sqs_batch(event), Context())
+    app.lambda_handler(sqs_batch(json.dumps(event)), Context())
+
     assert len(workflow.started) == 1
 
 
@@ -43,8 +59,8 @@ def test_a_transient_failure_is_reported_for_redelivery_alone(wired, monkeypatch
 
     monkeypatch.setattr(workflow, "start", throttled)
     event = sqs_batch(
-        s3_object_created("incoming/scarcegan/b/part-0.csv", bucket="landing"),
-        s3_object_created("incoming/scarcegan/b/_SUCCESS", bucket="landing"),
+        s3_object_created("incoming/scarcegan/b/part-0.csv", bucket=BUCKET, event_id="e-part"),
+        s3_object_created("incoming/scarcegan/b/_SUCCESS", bucket=BUCKET, event_id="e-marker"),
     )
     response = app.lambda_handler(event, Context())
 

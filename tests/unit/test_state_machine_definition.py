@@ -61,13 +61,27 @@ def test_every_task_retries_and_is_caught():
             assert retry.get("BackoffRate", 1) > 1 and retry.get("JitterStrategy") == "FULL"
 
 
-def test_failures_end_the_run_failed_through_one_fail_state_with_the_cause():
+def test_failures_are_recorded_then_end_the_run_failed_with_the_cause():
     for name, state, _ in all_states(ASL):
         for catch in state.get("Catch", []):
+            if name == "HandleFailure":  # recording must never stop the run from failing
+                assert catch["Next"] == "RunFailed"
+                continue
             handler = ASL["States"][catch["Next"]]
-            assert catch["ResultPath"] == "$.error" and handler["Next"] == "RunFailed"
-            assert "cause.$" in handler["Parameters"]
+            assert catch["ResultPath"] == "$.error" and handler["Next"] == "HandleFailure"
+            assert "cause.$" in handler["Parameters"] and handler["Parameters"]["step"] in name
+    record = ASL["States"]["HandleFailure"]
+    assert record["Resource"].endswith(":dynamodb:updateItem") and record["Next"] == "RunFailed"
     assert ASL["States"]["RunFailed"] == {**ASL["States"]["RunFailed"], "Type": "Fail", "CausePath": "$.failure.cause"}
+
+
+def test_every_job_step_is_cached_behind_a_visible_choice():
+    for step in ("Preprocess", "Train", "Evaluate"):
+        choice = ASL["States"][f"{step}Cached"]
+        assert choice["Type"] == "Choice" and choice["Default"] == step
+        assert choice["Choices"][0]["Next"] == f"{step}FromCache"
+        assert {"Variable": "$.options.use_cache", "BooleanEquals": True} in choice["Choices"][0]["And"]
+        assert ASL["States"][step]["Next"] == f"{step}Remember"
 
 
 def test_job_names_come_from_the_execution_and_the_attempt():

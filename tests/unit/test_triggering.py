@@ -1,12 +1,16 @@
 import json
+import threading
 
 import pytest
 from core.errors import PermanentTriggerError
+from core.events import parse_trigger
+from core.finishing import finish
 from core.run_spec import MAX_RUN_ID
 from core.settings import StartRetrainingSettings
 from core.triggering import decide
 
-from tests.utils.events import s3_object_created
+from tests.unit.conftest import IDEMPOTENCY_TABLE, LEDGER_TABLE
+from tests.utils.events import alarm_state_change, manual_request, resume_request, s3_object_created
 from tests.utils.fakes import FakeObjects, FakeWorkflow
 
 BUCKET = "landing"
@@ -18,29 +22,29 @@ ENVIRONMENT = {
     "TRAIN_INSTANCE_COUNT": "2", "EVALUATE_INSTANCE_TYPE": "ml.m5.large", "EVALUATE_INSTANCE_COUNT": "1",
     "STEP_MAX_RUNTIME_SECONDS": "3600", "DEFAULT_HYPERPARAMETERS": '{"iterations": 1500, "alpha": "0.7"}',
     "CANDIDATE_KINDS": "best-recall,best-f1", "MODEL_PACKAGE_GROUP": "scarcegan-models",
+    "RUN_LEDGER_TABLE": LEDGER_TABLE, "IDEMPOTENCY_TABLE": IDEMPOTENCY_TABLE,
+    "DRIFT_ALARM_PREFIX": "retrainer-drift-", "DRIFT_COOLDOWN_SECONDS": "3600",
 }
+SETTINGS = StartRetrainingSettings.from_environ(ENVIRONMENT)
+ALARMS = {"retrainer-drift-": "scarcegan"}
 
 
-@pytest.fixture
-def settings():
-    return StartRetrainingSettings.from_environ(ENVIRONMENT)
-
-
-def landed(batch="2026-11-24", files=("risky/part-0.csv", "normal/part-0.csv", "_SUCCESS"), etag="e"):
-    objects = FakeObjects()
-    for name in files:
-        objects.put(BUCKET, f"incoming/scarcegan/{batch}/{name}", etag=etag)
+def landed(*batches, files=("risky/part-0.csv", "normal/part-0.csv", "_SUCCESS"), etag="e", objects=None):
+    objects = objects or FakeObjects()
+    for batch in batches or ("2026-11-24",):
+        for name in files:
+            objects.put(BUCKET, f"incoming/scarcegan/{batch}/{name}", etag=etag)
     return objects
 
 
-def body(key, event_id="e-1"):
-    return json.dumps(s3_object_created(key, bucket=BUCKET, event_id=event_id))
+def landing(batch="2026-11-24", name="_SUCCESS", event_id="e-1"):
+    return parse_trigger(json.dumps(s3_object_created(f"incoming/scarcegan/{batch}/{name}", bucket=BUCKET, event_id=event_id)), ALARMS)
 
 
-def test_success_marker_starts_one_run_with_its_parameters(settings):
+def test_success_marker_starts_one_run_with_its_parameters(ledger):
     workflow = FakeWorkflow()
 
-    decision = decide(body("incoming/scarcegan/2026-11-24/_SUCCESS"), settings, landed(), workflow)
+    decision = decide(landing(), SETTINGS, landed(), workflow, ledger)
 
     assert decision.action == "start"
     run_input = workflow.started[decision.run_id]
@@ -51,52 +55,140 @@ def test_success_marker_starts_one_run_with_its_parameters(settings):
     assert all(isinstance(v, str) for v in hps.values())  # SageMaker takes strings only
     assert hps["iterations"] == "1500" and json.loads(hps["sagemaker_program"]) == "train.py"
     assert json.loads(hps["sagemaker_submit_directory"]) == "s3://artifacts/code/c0de/sourcedir.tar.gz"
-    assert run_input["candidates"] == ["best-recall", "best-f1"]
-    assert all(p.startswith(f"s3://artifacts/runs/{decision.run_id}/") for k, p in run_input["paths"].items() if k != "code")
+    assert run_input["paths"]["train"].startswith(f"s3://artifacts/steps/preprocess/{run_input['cache_keys']['preprocess']}/")
+    assert ledger.lock("scarcegan")["run_id"] == decision.run_id
+    assert ledger.run(decision.run_id)["status"] == "RUNNING"
 
 
-def test_the_same_landing_twice_starts_nothing_new(settings):
+def test_the_same_landing_twice_starts_nothing_new(ledger):
     workflow, objects = FakeWorkflow(), landed()
-    first = decide(body("incoming/scarcegan/2026-11-24/_SUCCESS", "e-1"), settings, objects, workflow)
-    again = decide(body("incoming/scarcegan/2026-11-24/_SUCCESS", "e-2"), settings, objects, workflow)
+    first = decide(landing(event_id="e-1"), SETTINGS, objects, workflow, ledger)
+    again = decide(landing(event_id="e-2"), SETTINGS, objects, workflow, ledger)
 
     assert (first.action, again.action) == ("start", "duplicate")
-    assert again.run_id == first.run_id and len(workflow.started) == 1
+    assert len(workflow.started) == 1
 
 
-def test_run_id_follows_content_and_fits_job_names(settings):
-    one = decide(body("incoming/scarcegan/b/_SUCCESS"), settings, landed("b"), FakeWorkflow()).run_id
-    new_data = decide(body("incoming/scarcegan/b/_SUCCESS"), settings, landed("b", etag="changed"), FakeWorkflow()).run_id
+def test_run_id_follows_content_and_fits_job_names(ledger):
+    one = decide(landing("b"), SETTINGS, landed("b"), FakeWorkflow(), ledger)
+    ledger.release("scarcegan", one.run_id)
+    new_data = decide(landing("b"), SETTINGS, landed("b", etag="changed"), FakeWorkflow(), ledger)
+    ledger.release("scarcegan", new_data.run_id)
     long_batch = "a-very-long-batch-name-exported-by-spark-at-2026-11-24T00:00:00Z"
-    long_id = decide(body(f"incoming/scarcegan/{long_batch}/_SUCCESS"), settings, landed(long_batch), FakeWorkflow()).run_id
+    long_id = decide(landing(long_batch), SETTINGS, landed(long_batch), FakeWorkflow(), ledger).run_id
 
-    assert one != new_data
-    assert len(long_id) <= MAX_RUN_ID and len(f"retrainer-{long_id}-preprocess-10") <= 63
+    assert one.run_id != new_data.run_id
+    assert len(long_id) <= MAX_RUN_ID and len(f"retrainer-{long_id}-r9-preprocess-10") <= 63
     assert long_id == long_id.lower()  # SageMaker lowercases job ARNs; IAM matches on them
 
 
-def test_part_files_wait_for_the_marker(settings):
+def test_a_batch_landing_during_a_run_becomes_its_one_follow_up(ledger):
+    workflow, objects = FakeWorkflow(), landed("b1", "b2", "b3")
+    first = decide(landing("b1"), SETTINGS, objects, workflow, ledger)
+    second = decide(landing("b2", event_id="e-2"), SETTINGS, objects, workflow, ledger)
+    third = decide(landing("b3", event_id="e-3"), SETTINGS, objects, workflow, ledger)
+    assert (first.action, second.action, third.action) == ("start", "coalesce", "coalesce")
+    assert len(workflow.started) == 1
+
+    detail = {"name": first.run_id, "status": "SUCCEEDED", "input": json.dumps(workflow.started[first.run_id])}
+    follow_up = finish(detail, [], ledger, workflow, Notes(), SETTINGS.lock_ttl_seconds)
+
+    assert follow_up.action == "start" and follow_up.run_id == third.run_id  # the newest landing
+    assert workflow.started[third.run_id]["trigger"]["coalesced"] == [second.run_id]
+    assert ledger.lock("scarcegan")["run_id"] == third.run_id
+    assert ledger.run(first.run_id)["status"] == "SUCCEEDED"
+
+
+def test_racing_invocations_for_one_landing_start_one_run(ledger):
+    workflow, objects, decisions = FakeWorkflow(), landed(), []
+    lock = threading.Lock()
+
+    def start(name, run_input):  # Step Functions refuses a second execution of one name
+        with lock:
+            return FakeWorkflow.start(workflow, name, run_input)
+
+    workflow.start = start
+    threads = [threading.Thread(target=lambda i=i: decisions.append(decide(landing(event_id=f"e-{i}"), SETTINGS, objects, workflow, ledger)))
+               for i in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert len(workflow.started) == 1
+    assert sorted(d.action for d in decisions) == ["duplicate", "duplicate", "duplicate", "start"]
+
+
+def test_a_flapping_drift_alarm_starts_one_run(ledger):
+    workflow, objects = FakeWorkflow(), landed()
+    decide(landing(), SETTINGS, objects, workflow, ledger)
+    ledger.release("scarcegan", next(iter(workflow.started)))
+
+    decisions = [
+        decide(parse_trigger(json.dumps(alarm_state_change("retrainer-drift-psi", state, f"a-{i}")), ALARMS), SETTINGS, objects, workflow, ledger)
+        for i, state in enumerate(["ALARM", "OK", "ALARM"])
+    ]
+
+    assert [d.action for d in decisions] == ["start", "ignore", "ignore"]
+    assert "inside its 3600s cooldown" in decisions[2].reason
+    assert workflow.started[decisions[0].run_id]["trigger"]["type"] == "drift-alarm"
+
+
+def test_a_manual_start_trains_the_newest_landing_with_its_overrides(ledger):
+    workflow, objects = FakeWorkflow(), landed("b1")
+    first = decide(landing("b1"), SETTINGS, objects, workflow, ledger)
+    ledger.release("scarcegan", first.run_id)
+
+    manual = decide(parse_trigger(json.dumps(manual_request({"iterations": "300"}, use_cache=False))), SETTINGS, objects, workflow, ledger)
+
+    run_input = workflow.started[manual.run_id]
+    assert run_input["data"] == workflow.started[first.run_id]["data"]
+    assert run_input["train"]["hyperparameters"]["iterations"] == "300" and run_input["options"]["use_cache"] is False
+    assert run_input["cache_keys"]["preprocess"] == workflow.started[first.run_id]["cache_keys"]["preprocess"]
+    assert run_input["cache_keys"]["train"] != workflow.started[first.run_id]["cache_keys"]["train"]
+
+
+def test_resume_starts_a_new_attempt_of_a_failed_run_only(ledger):
     workflow = FakeWorkflow()
-    decision = decide(body("incoming/scarcegan/2026-11-24/risky/part-0.csv"), settings, landed(), workflow)
-    assert decision.action == "wait" and not workflow.started
+    first = decide(landing(), SETTINGS, landed(), workflow, ledger)
+    running = decide(parse_trigger(json.dumps(resume_request(first.run_id))), SETTINGS, landed(), workflow, ledger)
+    assert running.action == "ignore" and "not failed" in running.reason
+
+    ledger.update_run(first.run_id, status="FAILED")
+    resumed = decide(parse_trigger(json.dumps(resume_request(first.run_id))), SETTINGS, landed(), workflow, ledger)
+
+    assert resumed.action == "start" and f"{first.run_id}-r1" in workflow.started
+    assert workflow.started[f"{first.run_id}-r1"]["run_id"] == first.run_id  # same run, same cache keys
+    with pytest.raises(PermanentTriggerError, match="no run 'nope'"):
+        decide(parse_trigger(json.dumps(resume_request("nope"))), SETTINGS, landed(), workflow, ledger)
 
 
 @pytest.mark.parametrize(
-    "key, objects, says",
+    "batch, objects, says",
     [
-        ("incoming/other/b/_SUCCESS", landed(), "unknown model 'other'"),
-        ("incoming/scarcegan/b/_SUCCESS", landed("b", files=("_SUCCESS",)), "holds no data files"),
-        ("incoming/scarcegan/b/_SUCCESS", landed("b", files=("risky/part-0.csv",)), "marker no longer exists"),
+        ("b", landed("b", files=("_SUCCESS",)), "holds no data files"),
+        ("b", landed("b", files=("risky/part-0.csv",)), "marker no longer exists"),
     ],
 )
-def test_landings_that_cannot_run_are_refused_with_a_reason(settings, key, objects, says):
+def test_landings_that_cannot_run_are_refused_with_a_reason(ledger, batch, objects, says):
     workflow = FakeWorkflow()
     with pytest.raises(PermanentTriggerError, match=says):
-        decide(body(key), settings, objects, workflow)
-    assert not workflow.started
+        decide(landing(batch), SETTINGS, objects, workflow, ledger)
+    assert not workflow.started and ledger.lock("scarcegan") is None
 
 
-def test_another_buckets_event_is_refused(settings):
-    event = s3_object_created("incoming/scarcegan/b/_SUCCESS", bucket="someone-elses")
+def test_unknown_models_and_buckets_are_refused(ledger):
+    other_model = parse_trigger(json.dumps(s3_object_created("incoming/other/b/_SUCCESS", bucket=BUCKET)))
+    other_bucket = parse_trigger(json.dumps(s3_object_created("incoming/scarcegan/b/_SUCCESS", bucket="someone-elses")))
+    with pytest.raises(PermanentTriggerError, match="unknown model 'other'"):
+        decide(other_model, SETTINGS, landed(), FakeWorkflow(), ledger)
     with pytest.raises(PermanentTriggerError, match="not this stack's landing bucket"):
-        decide(json.dumps(event), settings, landed("b"), FakeWorkflow())
+        decide(other_bucket, SETTINGS, landed(), FakeWorkflow(), ledger)
+
+
+class Notes:
+    def __init__(self):
+        self.published = []
+
+    def publish(self, subject, message):
+        self.published.append((subject, message))

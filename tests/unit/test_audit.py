@@ -1,0 +1,37 @@
+import json
+
+from core.audit import audit
+
+
+def entered(name, kind="TaskStateEntered"):
+    return {"type": kind, "stateEnteredEventDetails": {"name": name}}
+
+
+def test_steps_are_audited_from_the_history_with_hits_retries_and_cost():
+    training = {"TrainingJobName": "rt-r-train-1", "ResourceConfig": {"InstanceType": "ml.m5.xlarge", "InstanceCount": 2},
+                "TrainingStartTime": 1_000, "TrainingEndTime": 91_000, "BillableTimeInSeconds": 180}
+    evaluation = {"ProcessingJobName": "rt-r-evaluate-0", "FailureReason": "AlgorithmError: ERROR: test.csv: empty",
+                  "ProcessingResources": {"ClusterConfig": {"InstanceType": "ml.m5.large", "InstanceCount": 1}},
+                  "ProcessingStartTime": 0, "ProcessingEndTime": 30_000}
+    history = [
+        entered("PreprocessFromCache", "PassStateEntered"),
+        {"type": "PassStateExited", "stateExitedEventDetails": {"name": "PreprocessFromCache",
+                                                                 "output": json.dumps({"steps": {"preprocess": {"job_name": "rt-old-preprocess-0"}}})}},
+        entered("Train"),
+        {"type": "TaskScheduled"},
+        {"type": "TaskFailed", "taskFailedEventDetails": {"error": "SageMaker.ResourceLimitExceeded", "cause": "capacity"}},
+        {"type": "TaskScheduled"},
+        {"type": "TaskSucceeded", "taskSucceededEventDetails": {"output": json.dumps(training)}},
+        entered("Evaluate"),
+        {"type": "TaskScheduled"},
+        {"type": "TaskFailed", "taskFailedEventDetails": {"error": "States.TaskFailed", "cause": json.dumps(evaluation)}},
+    ]
+
+    preprocess, train, evaluate = audit(history)
+
+    assert preprocess == {"step": "preprocess", "status": "cached", "attempts": 0, "cache_hit": True,
+                          "billable_seconds": 0, "cost_usd": 0.0, "job_name": "rt-old-preprocess-0"}
+    assert train["status"] == "succeeded" and train["attempts"] == 2 and train["job_name"] == "rt-r-train-1"
+    assert train["billable_seconds"] == 180 and train["cost_usd"] == round(0.23 * 180 / 3600, 6)
+    assert evaluate["status"] == "failed" and evaluate["failure_reason"].startswith("AlgorithmError")
+    assert evaluate["billable_seconds"] == 30 and evaluate["seconds"] == 30.0
