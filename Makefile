@@ -3,9 +3,13 @@
 PYTHON ?= python3
 VENV := .venv
 TOOLS := .venv-tools
+CHECKOV := .venv-checkov
+DEPLOY := .venv-deploy
 BIN := $(VENV)/bin
+ENV ?= dev
+export SAM_CLI_TELEMETRY = 0
 
-.PHONY: demo test unit integration lint build bench deploy local-up local-down local-status lock clean
+.PHONY: demo test unit integration lint build package-check bench deploy deploy-plan local-up local-down local-status lock lock-extras clean
 
 $(VENV)/.installed: requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,11 +24,23 @@ $(TOOLS)/.installed: requirements-tools.lock
 	$(TOOLS)/bin/pip install -q -r requirements-tools.lock
 	touch $@
 
+$(CHECKOV)/.installed: requirements-checkov.lock
+	$(PYTHON) -m venv $(CHECKOV)
+	$(CHECKOV)/bin/pip install -q --upgrade pip==25.3
+	$(CHECKOV)/bin/pip install -q -r requirements-checkov.lock
+	touch $@
+
+$(DEPLOY)/.installed: requirements-deploy.lock
+	$(PYTHON) -m venv $(DEPLOY)
+	$(DEPLOY)/bin/pip install -q --upgrade pip==25.3
+	$(DEPLOY)/bin/pip install -q -r requirements-deploy.lock
+	touch $@
+
 demo: $(VENV)/.installed
 	$(BIN)/retrainer demo
 
 test: $(VENV)/.installed
-	$(BIN)/pytest -q tests
+	$(BIN)/pytest -q
 
 unit: $(VENV)/.installed
 	$(BIN)/pytest -q tests/unit
@@ -32,14 +48,28 @@ unit: $(VENV)/.installed
 integration: $(VENV)/.installed
 	$(BIN)/pytest -q tests/integration tests/e2e
 
-lint: $(VENV)/.installed $(TOOLS)/.installed
+# Offline checks (CI: .ci/run): code, template, state machine, security scan, and the built Lambda packages.
+lint: $(VENV)/.installed $(TOOLS)/.installed $(CHECKOV)/.installed
 	$(BIN)/ruff check functions retrainer tests bench training_containers
 	$(TOOLS)/bin/sam validate --lint --template template.yaml --region us-east-1
 	$(TOOLS)/bin/cfn-lint template.yaml
 	$(TOOLS)/bin/statelint --ignore=FLOAT statemachine/retrain.asl.json
+	$(CHECKOV)/bin/checkov --config-file .checkov.yaml
+	$(MAKE) --no-print-directory package-check
 
 build: $(TOOLS)/.installed
 	$(TOOLS)/bin/sam build --template template.yaml
+
+# sam build, then every function's package must be small and free of tensorflow, sagemaker and moto.
+package-check: build $(VENV)/.installed
+	$(BIN)/python -m retrainer.deploy_checks .aws-sam/build
+
+# make deploy ENV=dev|prod: publish the training code, resolve the images, sam deploy (retrainer/deploy.py).
+deploy: $(TOOLS)/.installed $(DEPLOY)/.installed build
+	$(DEPLOY)/bin/python -m retrainer.deploy deploy --env $(ENV) --sam $(TOOLS)/bin/sam
+
+deploy-plan: $(DEPLOY)/.installed
+	$(DEPLOY)/bin/python -m retrainer.deploy deploy --env $(ENV) --sam $(TOOLS)/bin/sam --dry-run
 
 bench: $(VENV)/.installed
 	$(BIN)/python bench/bench_scarcegan.py
@@ -52,6 +82,15 @@ lock:
 	/tmp/retrainer-lock/bin/pip install -q -r requirements.in
 	{ echo "# Generated: pip freeze of a venv built from requirements.in (make lock). Install with make."; /tmp/retrainer-lock/bin/pip freeze; } > requirements.lock
 
+# requirements-checkov.lock and requirements-deploy.lock, each a pip freeze of a fresh venv from its .in.
+lock-extras:
+	for name in checkov deploy; do \
+	  rm -rf /tmp/retrainer-lock-$$name && $(PYTHON) -m venv /tmp/retrainer-lock-$$name && \
+	  /tmp/retrainer-lock-$$name/bin/pip install -q -r requirements-$$name.in && \
+	  { echo "# Generated: pip freeze of a venv built from requirements-$$name.in (make lock-extras)."; \
+	    /tmp/retrainer-lock-$$name/bin/pip freeze; } > requirements-$$name.lock || exit 1; \
+	done
+
 clean:
 	-$(BIN)/retrainer local down
-	rm -rf $(VENV) $(TOOLS) .retrainer .aws-sam .pytest_cache
+	rm -rf $(VENV) $(TOOLS) $(CHECKOV) $(DEPLOY) .retrainer .aws-sam .pytest_cache

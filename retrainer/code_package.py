@@ -27,11 +27,18 @@ def code_version(container_dir: Path) -> str:
     return digest.hexdigest()[:16]
 
 
+# The framework container pip-installs a requirements.txt it finds in the submit directory when each
+# job starts; the image already has what the scripts need, and jobs must not install at run time.
+NOT_IN_SOURCEDIR = {"requirements.txt", "Dockerfile"}
+
+
 def sourcedir_archive(container_dir: Path) -> bytes:
     """A reproducible tar.gz (fixed mtimes and owners), so its ETag changes only with the code."""
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w:gz", format=tarfile.PAX_FORMAT) as tar:
         for path in code_files(container_dir):
+            if path.relative_to(container_dir).as_posix() in NOT_IN_SOURCEDIR:
+                continue
             info = tar.gettarinfo(str(path), arcname=path.relative_to(container_dir).as_posix())
             info.mtime, info.uid, info.gid, info.uname, info.gname = 0, 0, 0, "", ""
             tar.addfile(info, io.BytesIO(path.read_bytes()))

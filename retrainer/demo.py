@@ -8,8 +8,7 @@ from __future__ import annotations
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
-from pathlib import Path
+from datetime import UTC, datetime
 from typing import Any
 
 from retrainer import runs, synthetic
@@ -96,7 +95,7 @@ def run(fail_step: str | None, timeout: float, out: Any = sys.stderr) -> dict[st
     if fail_step:
         Faults(location.state_dir / "faults.json").arm(fail_step, "bad-data")
         print(f"fault armed: the next {fail_step} job gets emptied input files", file=out, flush=True)
-    batch = f"demo-{datetime.now(timezone.utc):%Y%m%dT%H%M%S}"
+    batch = f"demo-{datetime.now(UTC):%Y%m%dT%H%M%S}"
     landing = land_batch(session.client("s3"), stack["outputs"]["LandingBucketName"], "scarcegan", batch)
     print(f"landed {landing} (+ _SUCCESS); waiting for the trigger to start a run", file=out, flush=True)
     execution = wait_for_execution(session.client("stepfunctions"), stack["outputs"]["StateMachineArn"], landing, 60)

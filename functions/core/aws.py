@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from functools import lru_cache
+from functools import cache
 from typing import Any
 from urllib.parse import urlparse
 
@@ -12,7 +12,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 
-@lru_cache(maxsize=None)
+@cache
 def client(service: str) -> Any:
     # botocore reads AWS_ENDPOINT_URL itself, which is how the local stack points handlers at moto
     return boto3.client(service, config=Config(retries={"mode": "standard", "max_attempts": 5}))

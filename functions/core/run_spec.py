@@ -15,7 +15,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from core.events import Trigger
-from core.settings import StartRetrainingSettings, StepResources
+from core.settings import StartRetrainingSettings
 
 CONTAINER_DIR = "scarcegan"  # training_containers/<CONTAINER_DIR> is what code/<version>/ holds
 MAX_RUN_ID = 36  # job names "<prefix≤9>-<run id>-r<n>-<step≤10>-<attempt>" must fit in 63 characters

@@ -9,7 +9,6 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
-
 from core.aws import ExecutionHistory, Topic, Workflow
 from core.finishing import finish
 from core.ledger import Ledger

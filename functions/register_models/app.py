@@ -5,7 +5,6 @@ import os
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
-
 from core.aws import ModelRegistry, S3Objects
 from core.observability import logger, metrics, tracer
 from core.registration import Candidate, register

@@ -15,7 +15,6 @@ from aws_lambda_powertools.utilities.idempotency import (
     idempotent_function,
 )
 from aws_lambda_powertools.utilities.typing import LambdaContext
-
 from core.aws import DeadLetters, S3Objects, Workflow
 from core.errors import PermanentTriggerError
 from core.events import Trigger, parse_trigger

@@ -50,7 +50,9 @@ def describe(location: Location) -> dict[str, Any] | None:
     try:
         description = json.loads(location.description_file.read_text())
         os.kill(description["pid"], 0)
-        urllib.request.urlopen(f"{description['endpoint']}/moto-api/", timeout=2).close()
+        if not description["endpoint"].startswith("http://127.0.0.1:"):
+            return None
+        urllib.request.urlopen(f"{description['endpoint']}/moto-api/", timeout=2).close()  # noqa: S310 - loopback only
     except (FileNotFoundError, ProcessLookupError, OSError, ValueError, KeyError):
         return None
     return description

@@ -8,7 +8,7 @@ import json
 import logging
 import threading
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 log = logging.getLogger(__name__)
@@ -90,7 +90,7 @@ class AlarmStateEmitter(_Watcher):
     def poll(self) -> None:
         for alarm in self.cloudwatch.describe_alarms(AlarmTypes=["MetricAlarm"])["MetricAlarms"]:
             state = {"value": alarm["StateValue"], "reason": alarm.get("StateReason", ""),
-                     "timestamp": alarm["StateUpdatedTimestamp"].astimezone(timezone.utc).isoformat()}
+                     "timestamp": alarm["StateUpdatedTimestamp"].astimezone(UTC).isoformat()}
             previous = self.states.get(alarm["AlarmArn"])
             self.states[alarm["AlarmArn"]] = state
             if previous is not None and (previous["value"], previous["timestamp"]) != (state["value"], state["timestamp"]):

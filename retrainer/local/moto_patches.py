@@ -21,8 +21,8 @@ from __future__ import annotations
 import copy
 import uuid
 from collections.abc import Callable
-from functools import lru_cache
 from datetime import datetime
+from functools import lru_cache
 from typing import Any, Protocol
 
 import botocore.session

@@ -17,10 +17,11 @@ def test_code_version_follows_content_only(tmp_path):
 
 def test_sourcedir_archive_is_reproducible_and_holds_the_scripts(tmp_path):
     (tmp_path / "train.py").write_text("print(1)")
+    (tmp_path / "requirements.txt").write_text("tensorflow-cpu==2.21.0")
     (tmp_path / "pkg").mkdir()
     (tmp_path / "pkg" / "model.py").write_text("x = 1")
     archive = sourcedir_archive(tmp_path)
     (tmp_path / "train.py").touch()  # a new mtime changes nothing
     assert sourcedir_archive(tmp_path) == archive
     with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
-        assert sorted(tar.getnames()) == ["pkg/model.py", "train.py"]
+        assert sorted(tar.getnames()) == ["pkg/model.py", "train.py"]  # no requirements.txt: no pip at job start
