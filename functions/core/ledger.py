@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import time
 from decimal import Decimal
+from functools import cache
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -182,6 +183,7 @@ class Ledger:
         return [{k: v for k, v in i.items() if k not in ("pk", "sk")} for i in items[:limit]]
 
 
+@cache
 def _table(name: str) -> Any:
     import boto3
 

@@ -4,6 +4,7 @@ passing reason is reported for redelivery; each event is decided once (Powertool
 
 import os
 from dataclasses import asdict
+from functools import cache
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
@@ -27,10 +28,15 @@ processor = BatchProcessor(event_type=EventType.SQS)
 DECISION_MEMORY_SECONDS = 24 * 3600  # a redelivered event within a day gets the same decision back
 
 
+@cache
+def _persistence(table_name: str) -> DynamoDBPersistenceLayer:
+    return DynamoDBPersistenceLayer(table_name=table_name)
+
+
 def decider(settings: StartRetrainingSettings, context: LambdaContext) -> Any:
     config = IdempotencyConfig(event_key_jmespath="event_id", expires_after_seconds=DECISION_MEMORY_SECONDS)
     config.register_lambda_context(context)
-    persistence = DynamoDBPersistenceLayer(table_name=settings.idempotency_table)
+    persistence = _persistence(settings.idempotency_table)
 
     @idempotent_function(data_keyword_argument="trigger", config=config, persistence_store=persistence)
     def decide_once(trigger: dict) -> dict:
@@ -44,7 +50,11 @@ def decider(settings: StartRetrainingSettings, context: LambdaContext) -> Any:
 def handle_record(record: SQSRecord, settings: StartRetrainingSettings, decide_once: Any, dead_letters: Any) -> None:
     try:
         trigger = parse_trigger(record.body, {settings.drift_alarm_prefix: settings.model_name})
-        decision = decide_once(trigger=trigger.model_dump(mode="json"))
+        if trigger.type == "data-landing" and not trigger.complete and trigger.model == settings.model_name:
+            # a part file decides nothing, changes nothing: no need to remember the decision
+            decision = {"action": "wait", "run_id": None, "reason": f"{trigger.object_key}: waiting for the landing's marker"}
+        else:
+            decision = decide_once(trigger=trigger.model_dump(mode="json"))
     except PermanentTriggerError as error:
         logger.error("trigger dead-lettered", reason=str(error), message_id=record.message_id)
         metrics.add_metric(name="TriggersDeadLettered", unit=MetricUnit.Count, value=1)

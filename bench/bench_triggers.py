@@ -1,0 +1,96 @@
+"""Issue 4: the trigger path, measured side by side in one run.
+
+1. End to end on the local stack: S3 objects of one landing -> EventBridge -> SQS -> start_retraining
+   (real handler, real ledger and idempotency writes): events per second until the queue drains.
+2. The handler alone, in this process on the same local stack: one SQS batch of 100 records vs 100
+   batches of 1 (what the batching window buys).
+3. Cold import of each handler in a fresh interpreter vs a bare `import boto3` (the floor), and the
+   built package sizes when `make build` has run.
+
+Run: .venv/bin/python bench/bench_triggers.py [--events 500]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+from _stack import ROOT, local_stack
+
+
+def drain_seconds(stack, s3, sqs, count: int) -> float:
+    outputs = stack.provisioned.outputs
+    bucket, prefix = outputs["LandingBucketName"], "incoming/scarcegan/bench-trigger/"
+    started = time.monotonic()
+    for i in range(count):
+        s3.put_object(Bucket=bucket, Key=f"{prefix}normal/part-{i:05d}.csv", Body=b"player_id,week\n")
+    while True:
+        attributes = sqs.get_queue_attributes(QueueUrl=outputs["TriggerQueueUrl"],
+                                              AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"])["Attributes"]
+        if all(v == "0" for v in attributes.values()):
+            return time.monotonic() - started
+        time.sleep(0.05)
+
+
+def handler_seconds(stack, batches: list[dict]) -> float:
+    spec = stack.runtime.spec("StartRetrainingFunction")
+    function = type("F", (), {"function_name": spec.name, "function_arn": f"arn:aws:lambda:us-east-1:123456789012:function:{spec.name}"})
+    started = time.perf_counter()
+    for batch in batches:
+        stack.runtime.invoke(function, json.dumps(batch).encode())
+    return time.perf_counter() - started
+
+
+def cold_import(statement: str, repeats: int = 5) -> float:
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "functions"), "POWERTOOLS_SERVICE_NAME": "bench", "POWERTOOLS_METRICS_NAMESPACE": "Bench"}
+    code = f"import time; t = time.perf_counter(); {statement}; print(time.perf_counter() - t)"
+    times = [float(subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout) for _ in range(repeats)]
+    return statistics.median(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--events", type=int, default=500)
+    args = parser.parse_args()
+
+    sys.path.insert(0, str(ROOT / "tests" / ".."))
+    from tests.utils.events import s3_object_created, sqs_batch
+
+    stack = local_stack()
+    import boto3
+
+    session = boto3.Session(region_name="us-east-1")
+    s3, sqs = session.client("s3"), session.client("sqs")
+    bucket = stack.provisioned.outputs["LandingBucketName"]
+
+    end_to_end = drain_seconds(stack, s3, sqs, args.events)
+    print(f"end to end: {args.events} part-file events through EventBridge -> SQS -> start_retraining in {end_to_end:.1f}s "
+          f"= {args.events / end_to_end:.0f} events/s (batching window {stack.provisioned.queue_triggers[0].batching_window_seconds}s included)")
+
+    def events(tag: str, n: int) -> list[dict]:
+        return [s3_object_created(f"incoming/scarcegan/bench-{tag}/normal/part-{i}.csv", bucket=bucket, event_id=f"{tag}-{i}") for i in range(n)]
+
+    one_batch = handler_seconds(stack, [sqs_batch(*events("batched", 100))])
+    single = handler_seconds(stack, [sqs_batch(e) for e in events("single", 100)])
+    print(f"handler: 100 records in one batch {one_batch * 1000:.0f} ms ({100 / one_batch:.0f} events/s); "
+          f"in 100 batches of 1 {single * 1000:.0f} ms ({100 / single:.0f} events/s); batching ratio {single / one_batch:.2f}x")
+    stack.stop()
+
+    floor = cold_import("import boto3")
+    for handler in ("start_retraining.app", "register_models.app", "finish_run.app"):
+        seconds = cold_import(f"import {handler}")
+        print(f"cold import {handler:<22} {seconds * 1000:6.0f} ms = {seconds / floor:4.1f}x a bare `import boto3` ({floor * 1000:.0f} ms)")
+    build = ROOT / ".aws-sam" / "build"
+    if build.exists():
+        subprocess.run([sys.executable, "-m", "retrainer.deploy_checks", str(build)], cwd=ROOT, check=False)
+    else:
+        print("package sizes: run `make build` first")
+
+
+if __name__ == "__main__":
+    main()
