@@ -17,6 +17,7 @@ def local_stack():
     from retrainer.local.stack import LocalStack
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    logging.getLogger("moto.stepfunctions.parser").setLevel(logging.CRITICAL)  # Choice on absent cache items logs as errors
 
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -67,7 +67,10 @@ def parse_args(argv: list[str] | None = None) -> tuple[argparse.Namespace, dict[
 def load_split(path: Path, labelled: bool) -> pd.DataFrame:
     if not path.is_file():
         raise DataError(str(path), "missing (run preprocess first)")
-    frame = pd.read_csv(path, dtype={ID_COLUMN: str, LABEL_COLUMN: str}, keep_default_na=False)
+    try:
+        frame = pd.read_csv(path, dtype={ID_COLUMN: str, LABEL_COLUMN: str}, keep_default_na=False)
+    except pd.errors.EmptyDataError:
+        raise DataError(str(path), "is empty (no header, no rows)") from None
     if frame.empty:
         raise DataError(str(path), "has no rows")
     if labelled:
