@@ -26,6 +26,8 @@ def add_commands(commands: Any) -> None:
     start.add_argument("--model", required=True)
     start.add_argument("--param", action="append", default=[], metavar="KEY=VALUE", help="hyperparameter override (repeatable)")
     start.add_argument("--data", help="s3://<landing>/incoming/<model>/<batch>/ (default: the newest complete landing)")
+    start.add_argument("--gate", action="append", default=[], metavar="KEY=VALUE",
+                       help="quality gate for this run: min_recall=0.9, max_flagged_share=0.03")
     start.add_argument("--no-cache", action="store_true", help="run every step again, even with a cached result")
     start.add_argument("--wait", action="store_true", help="follow the run until it ends")
     start.set_defaults(run=_start)
@@ -60,7 +62,8 @@ def _start(args: argparse.Namespace) -> int:
     session, stack = _stack()
     overrides = dict(_pair(p) for p in args.param)
     request_id = str(uuid.uuid4())
-    detail = {"model": args.model, "request_id": request_id, "overrides": overrides, "use_cache": not args.no_cache,
+    gate = {k: float(v) for k, v in (_pair(g) for g in args.gate)}
+    detail = {"model": args.model, "request_id": request_id, "overrides": overrides, "quality_gate": gate, "use_cache": not args.no_cache,
               "requested_by": getuser(), **({"data_uri": args.data} if args.data else {})}
     request(session.client("events"), "Retraining Requested", detail)
     print(f"requested a {args.model} run (request {request_id})")

@@ -50,6 +50,7 @@ class Trigger(BaseModel):
     alarm_name: str | None = None
     alarm_state: str | None = None
     overrides: dict[str, str] = Field(default_factory=dict)
+    quality_gate: dict[str, float] = Field(default_factory=dict)  # min_recall / max_flagged_share for this run
     use_cache: bool = True
     data_uri: str | None = None
     run_id: str | None = None  # resume: the run to continue
@@ -70,6 +71,7 @@ class _StartDetail(BaseModel):
     model: str
     request_id: str
     overrides: dict[str, str] = Field(default_factory=dict)
+    quality_gate: dict[Literal["min_recall", "max_flagged_share"], float] = Field(default_factory=dict)
     use_cache: bool = True
     data_uri: str | None = None
     requested_by: str | None = None
@@ -108,7 +110,7 @@ def parse_trigger(body: str, alarm_models: dict[str, str] | None = None) -> Trig
         if kind == (CLI_SOURCE, "Retraining Requested"):
             detail = _StartDetail.model_validate(envelope.detail)
             return Trigger(type="manual", source=envelope.source, event_id=detail.request_id, time=envelope.time,
-                           model=detail.model, overrides=detail.overrides, use_cache=detail.use_cache,
+                           model=detail.model, overrides=detail.overrides, quality_gate=detail.quality_gate, use_cache=detail.use_cache,
                            data_uri=detail.data_uri, requested_by=detail.requested_by)
         if kind == (CLI_SOURCE, "Run Resume Requested"):
             detail_resume = _ResumeDetail.model_validate(envelope.detail)

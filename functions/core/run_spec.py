@@ -69,6 +69,13 @@ def build_run_input(
         "candidates": settings.candidate_kinds,
         "options": {"use_cache": trigger.use_cache},
         "cache_keys": keys,
+        "quality_gate": {
+            "min_recall": settings.quality_gate_min_recall,
+            "max_flagged_share": settings.quality_gate_max_flagged_share,
+            **trigger.quality_gate,
+            "report_bucket": settings.artifacts_bucket,
+            "report_key": f"steps/evaluate/{keys['evaluate']}/report/evaluation.json",
+        },
         "paths": {
             "code": f"{code}/{CONTAINER_DIR}/",
             "train": f"{pre}/train",

@@ -47,6 +47,8 @@ class StartRetrainingSettings(_Environment):
     idempotency_table: str
     drift_alarm_prefix: str
     drift_cooldown_seconds: int = 3600
+    quality_gate_min_recall: float = 0.0
+    quality_gate_max_flagged_share: float = 1.0
 
     @property
     def lock_ttl_seconds(self) -> int:

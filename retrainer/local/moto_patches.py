@@ -11,6 +11,8 @@ moto is the local AWS; three things it lacks are added here and nowhere else:
 4. EventBridge events: moto gives every S3 event the same `id` (AWS's documentation example) and
    drops `account` from events it delivers to targets; AWS gives each event its own id and always
    includes the account. Idempotency on the event id, and parsers that follow AWS, depend on both.
+5. `aws-sdk:s3:getObject` tasks: moto passes the response Body on as a botocore stream object; Step
+   Functions passes it on as a string (the quality gate parses it with States.StringToJson).
 
 `install()` refuses to run against any moto but the pinned one, and checks that every patched
 symbol is still where we expect it: an upgrade fails loudly here, not subtly in a run.
@@ -44,6 +46,9 @@ from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name
 from moto.stepfunctions.parser.asl.component.state.exec.state_task import state_task_factory
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import state_task_service_factory
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.resource import ResourceCondition
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_aws_sdk import (
+    StateTaskServiceAwsSdk,
+)
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_callback import (
     StateTaskServiceCallback,
 )
@@ -266,6 +271,19 @@ class _FreshEventId(dict):
         return {**copy.deepcopy(dict(self), memo), "id": str(uuid.uuid4())}
 
 
+# ---------------------------------------------------------------- 5. response bodies as strings
+
+
+def _read_bodies(original: Callable[..., Any]) -> Callable[..., Any]:
+    def eval_service_task(self, env, resource_runtime_part, normalised_parameters, state_credentials) -> None:  # noqa: ANN001
+        original(self, env, resource_runtime_part, normalised_parameters, state_credentials)
+        response = env.stack[-1]
+        if isinstance(response, dict) and hasattr(response.get("Body"), "read"):
+            response["Body"] = response["Body"].read().decode("utf-8")
+
+    return eval_service_task
+
+
 # ---------------------------------------------------------------- install
 
 
@@ -278,6 +296,7 @@ _PATCHED: list[tuple[object, str]] = [
     (lambda_simple_models.LambdaSimpleBackend, "invoke"),
     (events_utils, "_BASE_EVENT_MESSAGE"),
     (events_utils.EventTemplateParser, "DEFAULT_EVENT_INPUT_TEMPLATE"),
+    (StateTaskServiceAwsSdk, "_eval_service_task"),
 ]
 _installed = False
 
@@ -311,5 +330,6 @@ def install(runner: JobRunner, invoker: LambdaInvoker) -> None:
     _invoke_handlers(lambda_simple_models.LambdaSimpleBackend, invoker)
     events_utils._BASE_EVENT_MESSAGE = _FreshEventId(events_utils._BASE_EVENT_MESSAGE)
     events_utils.EventTemplateParser.DEFAULT_EVENT_INPUT_TEMPLATE = _DELIVERED_EVENT
+    StateTaskServiceAwsSdk._eval_service_task = _read_bodies(StateTaskServiceAwsSdk._eval_service_task)
     _installed = True
 

@@ -23,10 +23,11 @@ def landed(local_stack):
     return uri
 
 
-def start(local_stack, overrides, use_cache=True):
+def start(local_stack, overrides, use_cache=True, quality_gate=None):
     events, = clients("events")
     request_id = str(uuid.uuid4())
-    request(events, "Retraining Requested", {"model": "scarcegan", "request_id": request_id, "overrides": overrides, "use_cache": use_cache})
+    request(events, "Retraining Requested", {"model": "scarcegan", "request_id": request_id, "overrides": overrides,
+                                             "use_cache": use_cache, "quality_gate": quality_gate or {}})
     run = run_where(local_stack, lambda r: r["trigger"].get("event_id") == request_id)
     return ended(local_stack, run["run_id"])
 
@@ -94,3 +95,16 @@ def test_caching_can_be_switched_off_for_a_run(local_stack, landed):
 
     assert run["status"] == "SUCCEEDED" and not any(s["cache_hit"] for s in run["steps"])
     assert len(jobs(run["run_id"])) == 3
+
+
+def test_a_run_below_the_quality_gate_registers_nothing_and_says_why(local_stack, landed):
+    sagemaker, = clients("sagemaker")
+
+    run = start(local_stack, {**FAST, "seed": "103"}, quality_gate={"min_recall": 1.01})
+
+    assert run["status"] == "FAILED" and run["failure"]["error"] == "QualityGateNotMet"
+    assert "recall" in run["failure"]["cause"] and "(floor 1.01)" in run["failure"]["cause"]
+    assert all(s["cache_hit"] for s in run["steps"])  # the gate reads the cached evaluation too
+    packages = sagemaker.list_model_packages(ModelPackageGroupName="scarcegan-models", MaxResults=100)["ModelPackageSummaryList"]
+    described = [sagemaker.describe_model_package(ModelPackageName=p["ModelPackageArn"]) for p in packages]
+    assert not [d for d in described if d.get("CustomerMetadataProperties", {}).get("RunId") == run["run_id"]]

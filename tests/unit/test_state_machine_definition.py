@@ -69,7 +69,8 @@ def test_failures_are_recorded_then_end_the_run_failed_with_the_cause():
                 continue
             handler = ASL["States"][catch["Next"]]
             assert catch["ResultPath"] == "$.error" and handler["Next"] == "HandleFailure"
-            assert "cause.$" in handler["Parameters"] and handler["Parameters"]["step"] in name
+            step = "QualityGate" if name == "ReadEvaluation" else handler["Parameters"]["step"]
+            assert "cause.$" in handler["Parameters"] and step in name.replace("ReadEvaluation", "QualityGate")
     record = ASL["States"]["HandleFailure"]
     assert record["Resource"].endswith(":dynamodb:updateItem") and record["Next"] == "RunFailed"
     assert ASL["States"]["RunFailed"] == {**ASL["States"]["RunFailed"], "Type": "Fail", "CausePath": "$.failure.cause"}
@@ -97,3 +98,12 @@ def test_metric_definitions_parse_the_training_log_line():
     parsed = {d["Name"]: float(re.search(d["Regex"], line).group(1)) for d in definitions}
     assert parsed["Val_Recall_Risky"] == 0.875 and parsed["Discriminator_UnSupervised_Loss"] == 0.12
     assert len(parsed) == 7
+
+
+def test_models_are_registered_only_past_the_quality_gate():
+    gate = ASL["States"]["QualityGate"]
+    assert ASL["States"]["EvaluateRemember"]["Next"] == "ReadEvaluation" == ASL["States"]["EvaluateFromCache"]["Next"]
+    assert gate["Choices"][0]["Next"] == "RegisterModels" and gate["Default"] == "QualityGateNotMet"
+    variables = {c["Variable"] for c in gate["Choices"][0]["And"]}
+    assert variables == {"$.evaluation.report.summary.recall", "$.evaluation.report.summary.share_flagged"}
+    assert ASL["States"]["QualityGateNotMet"]["Next"] == "HandleFailure"

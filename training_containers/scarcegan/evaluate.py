@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from scarcegan.errors import DataError
-from scarcegan.metrics import binary_metrics
+from scarcegan.metrics import binary_metrics, curve_points
 from scarcegan.model_quality import model_quality_statistics
 from scarcegan.schema import ID_COLUMN, LABEL_COLUMN, LABELLED_GROUPS, POSITIVE_CLASS
 
@@ -78,7 +78,10 @@ def main(base_dir: str | Path = "/opt/ml/processing", bootstrap_resamples: int =
         raise DataError("input/test/test.csv", "missing (run preprocess first)")
     if not scaler_path.is_file():
         raise DataError("input/artifacts/scaler.json", "missing (run preprocess first)")
-    test = pd.read_csv(test_path, dtype={ID_COLUMN: str, LABEL_COLUMN: str}, keep_default_na=False)
+    try:
+        test = pd.read_csv(test_path, dtype={ID_COLUMN: str, LABEL_COLUMN: str}, keep_default_na=False)
+    except pd.errors.EmptyDataError:
+        raise DataError("input/test/test.csv", "is empty (no header, no rows)") from None
     unknown = sorted(set(test[LABEL_COLUMN]) - set(LABELLED_GROUPS))
     if test.empty or unknown:
         raise DataError("input/test/test.csv", "has no rows" if test.empty else f"unknown label(s) {unknown}")
@@ -87,6 +90,7 @@ def main(base_dir: str | Path = "/opt/ml/processing", bootstrap_resamples: int =
 
     out = base / "output"
     report: dict[str, dict] = {}
+    curves: dict[str, dict] = {}
     with tempfile.TemporaryDirectory() as tmp:
         model_root = unpack_model(base / "input" / "model" / "model.tar.gz", Path(tmp),
                                   "input/model/model.tar.gz")
@@ -110,6 +114,7 @@ def main(base_dir: str | Path = "/opt/ml/processing", bootstrap_resamples: int =
             _package(out / "models" / kind / "model.tar.gz", folder, scaler_path)
 
             m = binary_metrics(truth, flagged, scores)
+            curves[kind] = curve_points(truth, scores)
             predicted = np.array(classes)[probabilities.argmax(axis=1)]
             per_class = {g: float((predicted[test[LABEL_COLUMN] == g] == g).mean())
                          for g in LABELLED_GROUPS if (test[LABEL_COLUMN] == g).any()}
@@ -126,8 +131,11 @@ def main(base_dir: str | Path = "/opt/ml/processing", bootstrap_resamples: int =
             }
 
     best = pick_best(report, max_flagged_share)
-    evaluation = {**report, "best": best}
+    # "summary": the best candidate's figures at fixed paths, for the state machine's quality gate
+    summary = {"best": best, **{key: report[best][key] for key in ("recall", "precision", "f1", "share_flagged")}}
+    evaluation = {**report, "best": best, "summary": summary}
     _write_json(out / "report" / "evaluation.json", evaluation)
+    _write_json(out / "report" / "curves.json", curves)
     rows = [{"kind": k, **{key: v[key] for key in REPORT_KEYS}, "best": k == best} for k, v in report.items()]
     pd.DataFrame(rows).to_csv(out / "report" / "evaluation.csv", index=False)
     return evaluation

@@ -70,3 +70,7 @@ def test_pipeline_writes_every_contract_file(preprocess, train, evaluate, landin
     assert report["best"] in KINDS
     assert json.loads((out / "report/evaluation.json").read_text())["best"] == report["best"]
     assert list(pd.read_csv(out / "report/evaluation.csv")["kind"]) == list(KINDS)
+    # and the report carries each candidate's precision-recall and ROC points for plots
+    curves = json.loads((out / "report/curves.json").read_text())
+    assert sorted(curves) == sorted(KINDS)
+    assert curves[KINDS[0]]["roc"]["true_positive_rate"][-1] == 1.0

@@ -5,7 +5,7 @@ import pytest
 from scarcegan.candidates import CandidateTracker
 from scarcegan.errors import DataError
 from scarcegan.hyperparameters import Hyperparameters
-from scarcegan.metrics import average_precision, binary_metrics, roc_auc
+from scarcegan.metrics import average_precision, binary_metrics, curve_points, roc_auc
 from scarcegan.training import sampling_cdf
 
 
@@ -81,6 +81,21 @@ def test_binary_metrics_and_aucs_on_a_small_case():
     assert m["precision"] == 0.5 and m["recall"] == 0.5 and m["share_flagged"] == 0.4
     assert roc_auc(truth, scores) == pytest.approx(5 / 6)  # 5 of 6 pos/neg pairs ordered right
     assert average_precision(truth, scores) == pytest.approx(0.5 * 1.0 + 0.5 * (2 / 3))
+
+
+def test_curve_points_walk_every_threshold_and_are_downsampled():
+    truth = np.array([1, 1, 0, 0, 0], bool)
+    scores = np.array([0.9, 0.4, 0.6, 0.2, 0.1])
+
+    curves = curve_points(truth, scores)
+
+    assert curves["precision_recall"] == {"recall": [0.0, 0.5, 0.5, 1.0, 1.0, 1.0],
+                                          "precision": [1.0, 1.0, 0.5, 2 / 3, 0.5, 0.4]}
+    assert curves["roc"]["false_positive_rate"] == [0.0, 0.0, 1 / 3, 1 / 3, 2 / 3, 1.0]
+    assert curves["roc"]["true_positive_rate"] == [0.0, 0.5, 0.5, 1.0, 1.0, 1.0]
+    assert curves["auc_roc"] == pytest.approx(5 / 6) and (curves["positives"], curves["negatives"]) == (2, 3)
+    many = curve_points(np.arange(1000) % 20 == 0, np.linspace(1, 0, 1000), max_points=50)
+    assert len(many["roc"]["true_positive_rate"]) == 50 and many["roc"]["true_positive_rate"][-1] == 1.0
 
 
 def test_hyperparameters_json_is_read_and_arguments_win(train, tmp_path):
