@@ -102,3 +102,39 @@ def bootstrap_std(y_true: np.ndarray, y_pred: np.ndarray, scores: np.ndarray,
         for key, value in m.items():
             draws.setdefault(key, []).append(float(value))
     return {k: float(np.std(v)) for k, v in draws.items()}
+
+
+def _downsample(points: list[tuple[float, float]], max_points: int) -> list[tuple[float, float]]:
+    """At most max_points, evenly spaced, always keeping the first and the last."""
+    if len(points) <= max_points:
+        return points
+    keep = np.unique(np.linspace(0, len(points) - 1, max_points).round().astype(int))
+    return [points[i] for i in keep]
+
+
+def curve_points(y_true: np.ndarray, scores: np.ndarray, max_points: int = 200) -> dict:
+    """Precision-recall and ROC points at every distinct score threshold (high to low), downsampled.
+
+    PR starts at (recall 0, precision 1) and ROC at (0, 0); both end with every player flagged.
+    """
+    y_true = np.asarray(y_true, bool)
+    scores = np.asarray(scores, float)
+    n_pos, n_neg = int(y_true.sum()), int((~y_true).sum())
+    order = np.argsort(-scores, kind="mergesort")
+    scores_sorted, hits = scores[order], y_true[order]
+    last = np.r_[np.flatnonzero(np.diff(scores_sorted) != 0), len(scores_sorted) - 1]  # end of each tied block
+    flagged = last + 1
+    tp = np.cumsum(hits)[last]
+    recall = tp / max(n_pos, 1)
+    fpr = (flagged - tp) / max(n_neg, 1)
+    pr = [(0.0, 1.0)] + [(float(r), float(p)) for r, p in zip(recall, tp / flagged, strict=True)]
+    roc = [(0.0, 0.0)] + [(float(f), float(t)) for f, t in zip(fpr, recall, strict=True)]
+    pr, roc = _downsample(pr, max_points), _downsample(roc, max_points)
+    return {
+        "positives": n_pos,
+        "negatives": n_neg,
+        "precision_recall": {"recall": [r for r, _ in pr], "precision": [p for _, p in pr]},
+        "roc": {"false_positive_rate": [f for f, _ in roc], "true_positive_rate": [t for _, t in roc]},
+        "auc_pr": average_precision(y_true, scores),
+        "auc_roc": roc_auc(y_true, scores),
+    }
