@@ -16,7 +16,7 @@ class Notifier(Protocol):
 
 
 def finish(detail: dict[str, Any], history: list[dict[str, Any]], ledger: Any, workflow: Starter,
-           notifier: Notifier, lock_ttl_seconds: int) -> Decision | None:
+           notifier: Notifier) -> Decision | None:
     run_input = json.loads(detail["input"])
     run_id, model, status = run_input["run_id"], run_input["model"], detail["status"]
     steps = audit(history)
@@ -37,7 +37,7 @@ def finish(detail: dict[str, Any], history: list[dict[str, Any]], ledger: Any, w
         spec = newest["spec"]
         spec["trigger"]["coalesced"] = [p["run_id"] for p in older]
         spec["trigger"]["follows"] = run_id
-        follow_up = start_or_coalesce(spec, workflow, ledger, lock_ttl_seconds)
+        follow_up = start_or_coalesce(spec, workflow, ledger, spec["lock_ttl_seconds"])
     notifier.publish(
         f"Retrainer {model}: run {run_id} {status}",
         {

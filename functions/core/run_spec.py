@@ -62,6 +62,7 @@ def build_run_input(
     return {
         "run_id": rid,
         "model": settings.model_name,
+        "lock_ttl_seconds": settings.lock_ttl_seconds,
         "trigger": trigger.model_dump(mode="json", exclude_none=True, exclude_defaults=True),
         "data": data.model_dump(),
         "code_version": settings.code_version,
@@ -83,6 +84,7 @@ def build_run_input(
             "test": f"{pre}/test",
             "preprocess_artifacts": f"{pre}/artifacts",
             "model_output": f"{train}",
+            "checkpoints": f"{train}/checkpoints",
             "quality": f"{evaluate}/quality",
             "models": f"{evaluate}/models",
             "report": f"{evaluate}/report",
@@ -90,6 +92,11 @@ def build_run_input(
         "preprocess": {**steps["preprocess"], "arguments": PROCESSING_ARGUMENTS},
         "train": {
             **steps["train"],
+            "spot": settings.train_spot_instances,
+            "stopping_condition": {
+                "MaxRuntimeInSeconds": steps["train"]["max_runtime_seconds"],
+                **({"MaxWaitTimeInSeconds": settings.train_max_wait_seconds} if settings.train_spot_instances else {}),
+            },
             "hyperparameters": {
                 **hyperparameters,
                 # script mode: the framework container runs this program from this archive

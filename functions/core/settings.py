@@ -39,7 +39,11 @@ class StartRetrainingSettings(_Environment):
     train_instance_count: int
     evaluate_instance_type: str
     evaluate_instance_count: int
-    step_max_runtime_seconds: int
+    preprocess_max_runtime_seconds: int
+    train_max_runtime_seconds: int
+    evaluate_max_runtime_seconds: int
+    train_spot_instances: bool = False
+    train_max_wait_seconds: int = 28800
     default_hyperparameters: dict[str, str]
     candidate_kinds: list[str]
     model_package_group: str
@@ -52,8 +56,9 @@ class StartRetrainingSettings(_Environment):
 
     @property
     def lock_ttl_seconds(self) -> int:
-        """A lock outlives no run: three steps at their longest, plus an hour (docs/decisions/0008)."""
-        return 3 * self.step_max_runtime_seconds + 3600
+        """A lock outlives no run: its three jobs at their longest, plus an hour (docs/decisions/0008)."""
+        train = self.train_max_wait_seconds if self.train_spot_instances else self.train_max_runtime_seconds
+        return self.preprocess_max_runtime_seconds + train + self.evaluate_max_runtime_seconds + 3600
 
     @field_validator("default_hyperparameters", mode="before")
     @classmethod
@@ -75,7 +80,7 @@ class StartRetrainingSettings(_Environment):
             image=image,
             instance_type=getattr(self, f"{name}_instance_type"),
             instance_count=getattr(self, f"{name}_instance_count"),
-            max_runtime_seconds=self.step_max_runtime_seconds,
+            max_runtime_seconds=getattr(self, f"{name}_max_runtime_seconds"),
         )
 
 
@@ -87,8 +92,3 @@ class FinishRunSettings(_Environment):
     run_ledger_table: str
     state_machine_arn: str
     notifications_topic_arn: str
-    step_max_runtime_seconds: int
-
-    @property
-    def lock_ttl_seconds(self) -> int:
-        return 3 * self.step_max_runtime_seconds + 3600

@@ -32,7 +32,7 @@ class Decision:
 
 def decide(trigger: Trigger, settings: StartRetrainingSettings, objects: ObjectLister, workflow: Starter, ledger: Any) -> Decision:
     if trigger.type == "resume":
-        return resume(trigger, workflow, ledger, settings.lock_ttl_seconds)
+        return resume(trigger, workflow, ledger, settings.lock_ttl_seconds)  # the stack's current limits
     if trigger.model != settings.model_name:
         raise PermanentTriggerError(f"unknown model {trigger.model!r} (this stack retrains {settings.model_name!r})")
 

@@ -27,7 +27,6 @@ def handle_record(record: SQSRecord, settings: FinishRunSettings) -> None:
         Ledger(settings.run_ledger_table),
         Workflow(settings.state_machine_arn),
         Topic(settings.notifications_topic_arn),
-        settings.lock_ttl_seconds,
     )
     logger.info("run closed", status=detail["status"], follow_up=follow_up.run_id if follow_up else None)
     metrics.add_metric(name=f"Runs{detail['status'].title().replace('_', '')}", unit=MetricUnit.Count, value=1)

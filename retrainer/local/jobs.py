@@ -131,6 +131,9 @@ class JobRunner:
             _corrupt(channels.values())
         for folder in ("model", "output/data", "checkpoints"):
             (root / folder).mkdir(parents=True, exist_ok=True)
+        checkpoints = (job.checkpoint_config or {}).get("S3Uri")
+        if checkpoints:  # a restarted (e.g. spot-interrupted) job finds its earlier checkpoints
+            self._download(checkpoints, root / "checkpoints", missing_ok=True)
 
         user_hps = {k: v for k, v in hyperparameters.items() if not k.startswith("sagemaker_")}
         environment = {
@@ -144,6 +147,7 @@ class JobRunner:
             "SM_HOSTS": json.dumps(["algo-1"]),
             "SM_CURRENT_HOST": "algo-1",
             "SM_NUM_GPUS": "0",
+            "SM_CHECKPOINT_DIR": str(root / "checkpoints"),
             "SM_NUM_CPUS": str(os.cpu_count() or 1),
             "SM_USER_ENTRY_POINT": program,
             "SM_TRAINING_ENV": json.dumps({"job_name": name, "hyperparameters": user_hps, "hosts": ["algo-1"]}),
@@ -156,6 +160,8 @@ class JobRunner:
             int(job.stopping_condition.get("MaxRuntimeInSeconds", 86400)),
             job.algorithm_specification.get("MetricDefinitions", []),
         )
+        if checkpoints:
+            self._upload_dir(root / "checkpoints", checkpoints)
         self._transition(job, "Uploading", "Uploading generated training model")
         self._upload_archive(root / "model", job.model_artifacts["S3ModelArtifacts"])
         output_uri = job.model_artifacts["S3ModelArtifacts"].rsplit("/", 1)[0] + "/output.tar.gz"
@@ -238,7 +244,7 @@ class JobRunner:
             job.training_start_time = now
 
     # ---- S3 staging
-    def _download(self, uri: str, target: Path) -> None:
+    def _download(self, uri: str, target: Path, missing_ok: bool = False) -> None:
         bucket, prefix = _split(uri)
         target.mkdir(parents=True, exist_ok=True)
         found = False
@@ -249,7 +255,7 @@ class JobRunner:
                 destination.parent.mkdir(parents=True, exist_ok=True)
                 self.s3.download_file(bucket, item["Key"], str(destination))
                 found = True
-        if not found:
+        if not found and not missing_ok:
             raise JobFailed(f"ClientError: no S3 objects found under {uri}")
 
     def _download_archive(self, uri: str, target: Path) -> None:

@@ -20,7 +20,8 @@ ENVIRONMENT = {
     "PROCESSING_IMAGE_URI": "img:processing", "TRAINING_IMAGE_URI": "img:training",
     "PREPROCESS_INSTANCE_TYPE": "ml.m5.xlarge", "PREPROCESS_INSTANCE_COUNT": "1", "TRAIN_INSTANCE_TYPE": "ml.c5.2xlarge",
     "TRAIN_INSTANCE_COUNT": "2", "EVALUATE_INSTANCE_TYPE": "ml.m5.large", "EVALUATE_INSTANCE_COUNT": "1",
-    "STEP_MAX_RUNTIME_SECONDS": "3600", "DEFAULT_HYPERPARAMETERS": '{"iterations": 1500, "alpha": "0.7"}',
+    "PREPROCESS_MAX_RUNTIME_SECONDS": "3600", "TRAIN_MAX_RUNTIME_SECONDS": "7200",
+    "EVALUATE_MAX_RUNTIME_SECONDS": "1800", "TRAIN_SPOT_INSTANCES": "true", "TRAIN_MAX_WAIT_SECONDS": "10800", "DEFAULT_HYPERPARAMETERS": '{"iterations": 1500, "alpha": "0.7"}',
     "CANDIDATE_KINDS": "best-recall,best-f1", "MODEL_PACKAGE_GROUP": "scarcegan-models",
     "RUN_LEDGER_TABLE": LEDGER_TABLE, "IDEMPOTENCY_TABLE": IDEMPOTENCY_TABLE,
     "DRIFT_ALARM_PREFIX": "retrainer-drift-", "DRIFT_COOLDOWN_SECONDS": "3600",
@@ -55,6 +56,9 @@ def test_success_marker_starts_one_run_with_its_parameters(ledger):
     assert all(isinstance(v, str) for v in hps.values())  # SageMaker takes strings only
     assert hps["iterations"] == "1500" and json.loads(hps["sagemaker_program"]) == "train.py"
     assert json.loads(hps["sagemaker_submit_directory"]) == "s3://artifacts/code/c0de/sourcedir.tar.gz"
+    assert run_input["train"]["stopping_condition"] == {"MaxRuntimeInSeconds": 7200, "MaxWaitTimeInSeconds": 10800}
+    assert run_input["train"]["spot"] is True and run_input["preprocess"]["max_runtime_seconds"] == 3600
+    assert run_input["lock_ttl_seconds"] == 3600 + 10800 + 1800 + 3600  # no lock outlives its run's jobs
     assert run_input["paths"]["train"].startswith(f"s3://artifacts/steps/preprocess/{run_input['cache_keys']['preprocess']}/")
     assert ledger.lock("scarcegan")["run_id"] == decision.run_id
     assert ledger.run(decision.run_id)["status"] == "RUNNING"
@@ -91,7 +95,7 @@ def test_a_batch_landing_during_a_run_becomes_its_one_follow_up(ledger):
     assert len(workflow.started) == 1
 
     detail = {"name": first.run_id, "status": "SUCCEEDED", "input": json.dumps(workflow.started[first.run_id])}
-    follow_up = finish(detail, [], ledger, workflow, Notes(), SETTINGS.lock_ttl_seconds)
+    follow_up = finish(detail, [], ledger, workflow, Notes())
 
     assert follow_up.action == "start" and follow_up.run_id == third.run_id  # the newest landing
     assert workflow.started[third.run_id]["trigger"]["coalesced"] == [second.run_id]
