@@ -72,7 +72,9 @@ deploy-plan: $(DEPLOY)/.installed
 	$(DEPLOY)/bin/python -m retrainer.deploy deploy --env $(ENV) --sam $(TOOLS)/bin/sam --dry-run
 
 bench: $(VENV)/.installed
-	$(BIN)/python bench/bench_scarcegan.py
+	cd bench && ../$(BIN)/python bench_scarcegan.py
+	cd bench && ../$(BIN)/python bench_triggers.py
+	cd bench && ../$(BIN)/python bench_recovery.py
 
 local-up local-down local-status: $(VENV)/.installed
 	$(BIN)/retrainer local $(subst local-,,$@)
