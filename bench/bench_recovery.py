@@ -25,7 +25,6 @@ def main() -> None:
 
     import boto3
 
-    from core.ledger import Ledger
     from retrainer.demo import land_batch
     from retrainer.run_commands import request
     from tests.utils.stack import ended, run_where, settled
@@ -33,7 +32,6 @@ def main() -> None:
     stack = local_stack()
     session = boto3.Session(region_name="us-east-1")
     events = session.client("events")
-    ledger = Ledger(stack.provisioned.outputs["RunLedgerTableName"])
     landing = land_batch(session.client("s3"), stack.provisioned.outputs["LandingBucketName"], "scarcegan", "bench-recovery", seed=5)
     ended(stack, run_where(stack, lambda r: r["data"]["uri"] == landing)["run_id"], timeout=600)
     settled(stack)
