@@ -30,8 +30,12 @@ def _local(args: argparse.Namespace) -> int:
 def _demo(args: argparse.Namespace) -> int:
     from retrainer import demo
 
-    result = demo.run(args.fail_step, args.timeout)
+    result = demo.run(args.fail_step, args.timeout, drift=args.drift)
     print(demo.render(result))
+    if "drift" in result:
+        loop = result["drift"]
+        print(f"\nDrift: {loop['scoring_data']} -> {loop['drift_check']['job']} ({loop['drift_check']['log']}) -> {loop['alarm']} ALARM -> retrain")
+        print(demo.render(loop["retrain"]))
     if args.json:
         print(json.dumps(result, default=str))
     return 0 if result["execution"]["status"] == "SUCCEEDED" or args.fail_step else 1
@@ -53,7 +57,7 @@ def _invoke(args: argparse.Namespace) -> int:
 
 
 # Modules that add their own subcommands: each has `add_commands(subparsers)`.
-COMMAND_MODULES: tuple[str, ...] = ("retrainer.run_commands", "retrainer.deploy")
+COMMAND_MODULES: tuple[str, ...] = ("retrainer.run_commands", "retrainer.deploy", "retrainer.review")
 
 
 def parser() -> argparse.ArgumentParser:
@@ -69,6 +73,7 @@ def parser() -> argparse.ArgumentParser:
     demo = commands.add_parser("demo", help="land synthetic data and follow the retraining run it starts")
     demo.add_argument("--json", action="store_true", help="also print the summary as one JSON line, last")
     demo.add_argument("--fail-step", choices=["preprocess", "train", "evaluate"], help="make this step's job fail on broken input")
+    demo.add_argument("--drift", action="store_true", help="then land drifted scoring data: drift check, alarm, retrain")
     demo.add_argument("--timeout", type=float, default=900, help="seconds to wait for the run")
     demo.set_defaults(run=_demo)
 

@@ -5,13 +5,16 @@ exporter would, and waits for the run that EventBridge -> SQS -> start_retrainin
 
 from __future__ import annotations
 
+import re
 import sys
 import tempfile
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from retrainer import runs, synthetic
+from retrainer.graph import outcomes
 from retrainer.local import control
 from retrainer.local.faults import Faults
 
@@ -39,27 +42,81 @@ def wait_for_execution(sfn: Any, state_machine_arn: str, landing_uri: str, timeo
     raise TimeoutError(f"no execution started for {landing_uri} within {timeout:.0f}s: check the trigger queue's DLQ")
 
 
+STEPS = ("Preprocess", "Train", "Evaluate", "RegisterModels")
+_PAIR = re.compile(r"(\w+)=([^;\s]+);")
+
+
 def follow(session: Any, execution: dict[str, Any], out: Any, timeout: float) -> dict[str, Any]:
-    """Print progress per step (and training iteration) until the execution ends."""
-    sfn, logs = session.client("stepfunctions"), session.client("logs")
-    shown = ""
+    """Print one compact line whenever the run moves: the step, its job's state, and while training
+    the iteration and validation metrics from the job's log; one line per finished step."""
+    sfn, logs, sagemaker = session.client("stepfunctions"), session.client("logs"), session.client("sagemaker")
+    printed: set[str] = set()
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         described = sfn.describe_execution(executionArn=execution["executionArn"])
-        states = runs.states(sfn, execution["executionArn"])
-        running = [s["name"] for s in states if s["status"] == "running"]
-        line = "  ".join(f"{s['name']}:{s['status']}" for s in states)
-        if running and running[-1] == "Train":
-            progress = runs.last_log_line(logs, "/aws/sagemaker/TrainingJobs", f"retrainer-{execution['name']}-train", "Iteration=")
-            if progress:
-                line += "  | " + progress.split(";")[0] + (";" + progress.split(";")[5] if progress.count(";") > 5 else "")
-        if line != shown:
-            print(f"[{datetime.now():%H:%M:%S}] {line}", file=out, flush=True)
-            shown = line
+        found = outcomes(runs.history(sfn, execution["executionArn"]))
+        lines = _finished_steps(found)
+        running = [name for name, entry in found.items() if entry["outcome"] == "running"]
+        current = running[0] if running else next(reversed(found), None)
+        step = next((s for s in STEPS if current and current.startswith(s)), current)
+        if described["status"] == "RUNNING" and step and not any(line.startswith(f"{step:<15}") for line in lines):
+            lines.append(f"{step:<15}{_step_progress(sagemaker, logs, execution['name'], step, current)}")
+        if described["status"] in FINAL:
+            seconds = ((described.get("stopDate") or described["startDate"]) - described["startDate"]).total_seconds()
+            lines.append(f"{'run':<15}{described['status']} in {seconds:.1f}s")
+        for line in lines:
+            if line not in printed:
+                print(f"[{datetime.now():%H:%M:%S}] {line}", file=out, flush=True)
+                printed.add(line)
         if described["status"] in FINAL:
             return described
         time.sleep(1)
     raise TimeoutError(f"execution {execution['name']} still running after {timeout:.0f}s")
+
+
+def _finished_steps(found: dict[str, dict[str, Any]]) -> list[str]:
+    lines = []
+    for step in STEPS:
+        entry = found.get(step)
+        if f"{step}FromCache" in found:
+            lines.append(f"{step:<15}cached: an earlier run's output with the same content key")
+        elif entry and entry["outcome"] != "running":
+            seconds = (entry["last"] - entry["first"]).total_seconds()
+            retries = f" after {entry['attempts']} attempts" if entry["attempts"] > entry["entered"] else ""
+            outcome = "succeeded" if entry["outcome"] == "retried" else entry["outcome"]
+            lines.append(f"{step:<15}{outcome} in {seconds:.1f}s{retries}")
+    return lines + [f"{name:<15}{found[name]['outcome']}" for name in ("HandleFailure", "RunFailed")
+                    if name in found and found[name]["outcome"] != "running"]
+
+
+def _step_progress(sagemaker: Any, logs: Any, execution: str, step: str, current: str | None) -> str:
+    """The running job's state (and training iteration), or what the step is doing around its job."""
+    if current != step:
+        return "checking the step cache" if current and current.endswith(("CacheLookup", "Cached")) else f"{current}"
+    if step == "RegisterModels":
+        return "registering candidates"
+    if step == "Train":
+        jobs = sagemaker.list_training_jobs(NameContains=f"{execution}-train-", SortBy="CreationTime", SortOrder="Descending")
+        if not jobs["TrainingJobSummaries"]:
+            return "starting the training job"
+        job = sagemaker.describe_training_job(TrainingJobName=jobs["TrainingJobSummaries"][0]["TrainingJobName"])
+        text = f"job {job['TrainingJobStatus']} ({job.get('SecondaryStatus', '-')})"
+        try:
+            line = runs.last_log_line(logs, "/aws/sagemaker/TrainingJobs", job["TrainingJobName"], "Iteration=")
+        except logs.exceptions.ResourceNotFoundException:  # the job has not written its first line yet
+            line = None
+        if line:
+            values = dict(_PAIR.findall(line))
+            total = job.get("HyperParameters", {}).get("iterations")
+            text += f"  iteration {values.get('Iteration', '?')}{'/' + total if total else ''}"
+            if "Val_Recall_Risky" in values:
+                text += f"  val recall {float(values['Val_Recall_Risky']):.3f}"
+            if "Val_Precision_Risky" in values:
+                text += f" precision {float(values['Val_Precision_Risky']):.3f}"
+        return text
+    jobs = sagemaker.list_processing_jobs(NameContains=f"{execution}-{step.lower()}-", SortBy="CreationTime", SortOrder="Descending")
+    summaries = jobs["ProcessingJobSummaries"]
+    return f"job {summaries[0]['ProcessingJobStatus']}" if summaries else "starting the processing job"
 
 
 def summary(session: Any, stack: dict[str, Any], described: dict[str, Any], landing_uri: str) -> dict[str, Any]:
@@ -87,7 +144,56 @@ def summary(session: Any, stack: dict[str, Any], described: dict[str, Any], land
     }
 
 
-def run(fail_step: str | None, timeout: float, out: Any = sys.stderr) -> dict[str, Any]:
+def land_scoring(s3: Any, bucket: str, model: str, batch: str, drift: float) -> str:
+    """Telemetry of players being scored, under scoring/<model>/<batch>/, then its marker."""
+    prefix = f"scoring/{model}/{batch}/"
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "part-00000.csv"
+        synthetic.scoring_batch(seed=8, drift=drift).to_csv(path, index=False)
+        s3.upload_file(str(path), bucket, prefix + "part-00000.csv")
+    s3.put_object(Bucket=bucket, Key=prefix + "_SUCCESS", Body=b"")
+    return f"s3://{bucket}/{prefix}"
+
+
+def wait_until(what: str, check: Any, timeout: float, every: float = 1.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(every)
+    raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what}")
+
+
+def close_the_loop(session: Any, stack: dict[str, Any], out: Any, timeout: float) -> dict[str, Any]:
+    """Drifted scoring data lands -> drift check job -> MaxFeaturePSI -> alarm -> retrain."""
+    sagemaker, cloudwatch, logs = session.client("sagemaker"), session.client("cloudwatch"), session.client("logs")
+    sfn = session.client("stepfunctions")
+    known = {e["name"] for e in runs.executions(sfn, stack["outputs"]["StateMachineArn"])}
+    batch = f"scoring-{datetime.now(UTC):%Y%m%dT%H%M%S}"
+    scoring = land_scoring(session.client("s3"), stack["outputs"]["LandingBucketName"], "scarcegan", batch, drift=2.0)
+    print(f"landed drifted scoring data {scoring} (+ _SUCCESS); a drift check job starts", file=out, flush=True)
+
+    def finished_check() -> dict[str, Any] | None:
+        jobs = sagemaker.list_processing_jobs(NameContains="-drift-", SortBy="CreationTime", SortOrder="Descending")["ProcessingJobSummaries"]
+        job = jobs and sagemaker.describe_processing_job(ProcessingJobName=jobs[0]["ProcessingJobName"])
+        return job if job and job["ProcessingJobStatus"] in ("Completed", "Failed") and batch in str(job.get("Tags", "")) + str(job) else None
+
+    job = wait_until("the drift check job", finished_check, 120)
+    line = runs.last_log_line(logs, "/aws/sagemaker/ProcessingJobs", job["ProcessingJobName"], "MaxFeaturePSI=")
+    print(f"drift check {job['ProcessingJobName']}: {job['ProcessingJobStatus']}: {line or job.get('FailureReason')}", file=out, flush=True)
+    alarm = "retrainer-drift-scarcegan-psi"
+    wait_until("the drift alarm", lambda: cloudwatch.describe_alarms(AlarmNames=[alarm])["MetricAlarms"][0]["StateValue"] == "ALARM", 60)
+    print(f"alarm {alarm} -> ALARM; waiting for the retrain it starts", file=out, flush=True)
+    retrain = wait_until("the drift-triggered run", lambda: next(
+        (e for e in runs.executions(sfn, stack["outputs"]["StateMachineArn"]) if e["name"] not in known), None), 60)
+    described = follow(session, retrain, out, timeout)
+    result = summary(session, stack, described, scoring)
+    return {"scoring_data": scoring, "drift_check": {"job": job["ProcessingJobName"], "status": job["ProcessingJobStatus"], "log": line},
+            "alarm": alarm, "retrain": result}
+
+
+def run(fail_step: str | None, timeout: float, out: Any = sys.stderr, drift: bool = False) -> dict[str, Any]:
     location = control.Location.from_environment()
     print(f"local stack: {'already running' if control.describe(location) else 'starting'} (state in {location.state_dir})", file=out, flush=True)
     control.up(location)
@@ -101,7 +207,10 @@ def run(fail_step: str | None, timeout: float, out: Any = sys.stderr) -> dict[st
     execution = wait_for_execution(session.client("stepfunctions"), stack["outputs"]["StateMachineArn"], landing, 60)
     print(f"run {execution['name']} started by the landing event", file=out, flush=True)
     described = follow(session, execution, out, timeout)
-    return summary(session, stack, described, landing)
+    result = summary(session, stack, described, landing)
+    if drift and described["status"] == "SUCCEEDED":
+        result["drift"] = close_the_loop(session, stack, out, timeout)
+    return result
 
 
 def render(result: dict[str, Any]) -> str:

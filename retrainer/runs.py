@@ -36,8 +36,10 @@ def states(sfn: Any, execution_arn: str) -> list[dict[str, Any]]:
             entry = seen[name]
             entry["exited"] = at
             entry["status"] = "failed" if name in failed_states else "succeeded"
-        elif kind == "TaskScheduled" and current:
+        elif kind == "TaskScheduled" and current:  # a retry starts over: an earlier attempt's failure is not the state's
             seen[current[-1]]["attempts"] += 1
+            seen[current[-1]]["status"] = "running"
+            failed_states.discard(current[-1])
         elif kind in ("TaskFailed", "TaskTimedOut", "MapRunFailed", "MapStateFailed") and current:
             failed_states.add(current[-1])
             seen[current[-1]]["status"] = "failed"

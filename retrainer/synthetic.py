@@ -260,3 +260,14 @@ def write_batch(groups: dict[str, pd.DataFrame], out_dir: str | Path, fmt: str =
             frame.to_parquet(path, index=False)
         written.append(path)
     return written
+
+
+def scoring_batch(seed: int = 1, players: int = 1500, drift: float = 0.0, weeks: int = 26) -> pd.DataFrame:
+    """Weekly telemetry of players being scored (no labels), for the drift check. ``drift`` scales the
+    activity and money columns by (1 + drift): 0 is the training population, 2 a strong shift."""
+    frame = generate(seed=seed, n_unlabeled=players, n_risky=1, n_dormant=1, n_normal=1, n_heavy=1, weeks=weeks)["unlabeled"].copy()
+    if drift:
+        for column in ("sessions", "minutes_played", "deposits", "deposit_amount", "bets", "net_loss"):
+            if column in frame.columns:
+                frame[column] = frame[column] * (1 + drift)
+    return frame

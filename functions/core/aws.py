@@ -89,6 +89,18 @@ class DeadLetters:
         )
 
 
+class ProcessingJobs:
+    def start(self, request: dict[str, Any]) -> bool:
+        """Create the job; False when a job of that name exists (this check ran already)."""
+        try:
+            client("sagemaker").create_processing_job(**request)
+        except ClientError as error:
+            if "already exists" in error.response["Error"].get("Message", "") or error.response["Error"]["Code"] == "ResourceInUse":
+                return False
+            raise
+        return True
+
+
 class ModelRegistry:
     def find(self, group: str, metadata: dict[str, str]) -> str | None:
         """The ARN of the version in group whose metadata includes all of `metadata`, if any."""

@@ -16,7 +16,8 @@ from pydantic import BaseModel, Field, ValidationError
 from core.errors import PermanentTriggerError
 
 SUCCESS_MARKER = "_SUCCESS"
-LANDING_ROOT = "incoming/"
+LANDING_ROOT = "incoming/"  # training data: incoming/<model>/<batch>/
+SCORING_ROOT = "scoring/"  # data being scored, checked for drift: scoring/<model>/<batch>/
 CLI_SOURCE = "retrainer"
 
 
@@ -26,10 +27,11 @@ class Landing(BaseModel):
     bucket: str
     model: str
     batch: str
+    root: str = LANDING_ROOT
 
     @property
     def prefix(self) -> str:
-        return f"{LANDING_ROOT}{self.model}/{self.batch}/"
+        return f"{self.root}{self.model}/{self.batch}/"
 
     @property
     def uri(self) -> str:
@@ -39,7 +41,7 @@ class Landing(BaseModel):
 class Trigger(BaseModel):
     """Why a run starts: kept in the run ledger and the registry metadata."""
 
-    type: Literal["data-landing", "drift-alarm", "manual", "resume"]
+    type: Literal["data-landing", "scoring-landing", "drift-alarm", "manual", "resume"]
     source: str
     event_id: str
     time: datetime
@@ -83,13 +85,14 @@ class _ResumeDetail(BaseModel):
 
 
 def parse_landing_key(bucket: str, key: str) -> tuple[Landing, bool]:
-    """incoming/<model>/<batch>/<anything> -> (landing, is_success_marker)."""
+    """incoming|scoring/<model>/<batch>/<anything> -> (landing, is_success_marker)."""
     parts = key.split("/")
-    if not key.startswith(LANDING_ROOT) or len(parts) < 4 or not parts[1] or not parts[2]:
+    root = f"{parts[0]}/"
+    if root not in (LANDING_ROOT, SCORING_ROOT) or len(parts) < 4 or not parts[1] or not parts[2]:
         raise PermanentTriggerError(
-            f"s3://{bucket}/{key}: not under incoming/<model>/<batch>/ — a landing needs a model and a batch folder"
+            f"s3://{bucket}/{key}: not under incoming/<model>/<batch>/ or scoring/<model>/<batch>/ — a landing needs a model and a batch folder"
         )
-    return Landing(bucket=bucket, model=parts[1], batch=parts[2]), parts[-1] == SUCCESS_MARKER and len(parts) == 4
+    return Landing(bucket=bucket, model=parts[1], batch=parts[2], root=root), parts[-1] == SUCCESS_MARKER and len(parts) == 4
 
 
 def parse_trigger(body: str, alarm_models: dict[str, str] | None = None) -> Trigger:
@@ -124,7 +127,7 @@ def parse_trigger(body: str, alarm_models: dict[str, str] | None = None) -> Trig
 def _landing(event: S3EventNotificationEventBridgeModel) -> Trigger:
     key = event.detail.object.key
     landing, complete = parse_landing_key(event.detail.bucket.name, key)
-    return Trigger(type="data-landing", source=event.source, event_id=event.id, time=event.time,
+    return Trigger(type="data-landing" if landing.root == LANDING_ROOT else "scoring-landing", source=event.source, event_id=event.id, time=event.time,
                    model=landing.model, landing=landing, object_key=key, complete=complete)
 
 

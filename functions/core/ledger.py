@@ -170,6 +170,11 @@ class Ledger:
             ExpressionAttributeValues={":none": [], ":attempt": [_clean(attempt)], ":running": "RUNNING"},
         )
 
+    def latest_succeeded(self, model: str) -> dict[str, Any] | None:
+        """The model's newest successful run (its preprocess artifacts are the drift baseline)."""
+        done = [r for r in self.runs(1000) if r["model"] == model and r["status"] == "SUCCEEDED"]
+        return max(done, key=lambda r: r.get("ended_at", ""), default=None)
+
     def runs(self, limit: int = 50) -> list[dict[str, Any]]:
         items: list[dict[str, Any]] = []
         scan: dict[str, Any] = {"FilterExpression": "sk = :run", "ExpressionAttributeValues": {":run": "RUN"}}

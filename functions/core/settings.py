@@ -51,6 +51,9 @@ class StartRetrainingSettings(_Environment):
     idempotency_table: str
     drift_alarm_prefix: str
     drift_cooldown_seconds: int = 3600
+    sagemaker_role_arn: str = ""
+    job_name_prefix: str = "retrainer"
+    drift_metric_namespace: str = "Retrainer/Drift"
     quality_gate_min_recall: float = 0.0
     quality_gate_max_flagged_share: float = 1.0
 

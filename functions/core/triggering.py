@@ -30,12 +30,15 @@ class Decision:
     details: dict[str, Any] = field(default_factory=dict)
 
 
-def decide(trigger: Trigger, settings: StartRetrainingSettings, objects: ObjectLister, workflow: Starter, ledger: Any) -> Decision:
+def decide(trigger: Trigger, settings: StartRetrainingSettings, objects: ObjectLister, workflow: Starter, ledger: Any,
+           jobs: Any = None) -> Decision:
     if trigger.type == "resume":
         return resume(trigger, workflow, ledger, settings.lock_ttl_seconds)  # the stack's current limits
     if trigger.model != settings.model_name:
         raise PermanentTriggerError(f"unknown model {trigger.model!r} (this stack retrains {settings.model_name!r})")
 
+    if trigger.type == "scoring-landing":
+        return check_drift(trigger, settings, objects, jobs, ledger)
     if trigger.type == "data-landing":
         landing = trigger.landing
         assert landing is not None
@@ -99,6 +102,54 @@ def resume(trigger: Trigger, workflow: Starter, ledger: Any, lock_ttl_seconds: i
         return Decision("duplicate", run["model"], trigger.run_id, reason=f"attempt {name} exists already")
     ledger.add_attempt(trigger.run_id, {"execution": name, "started_at": int(time.time()), "requested_by": trigger.requested_by})
     return Decision("start", run["model"], trigger.run_id, reason=f"resumed as {name}")
+
+
+def check_drift(trigger: Trigger, settings: StartRetrainingSettings, objects: ObjectLister, jobs: Any, ledger: Any) -> Decision:
+    """A complete scoring batch -> a drift-check job against the newest successful run's baseline;
+    the job puts MaxFeaturePSI in CloudWatch, where the drift alarm watches it."""
+    landing = trigger.landing
+    assert landing is not None
+    if landing.bucket != settings.landing_bucket:
+        raise PermanentTriggerError(f"s3://{landing.bucket}/{trigger.object_key}: not this stack's landing bucket")
+    if not trigger.complete:
+        return Decision("wait", trigger.model, reason=f"{trigger.object_key}: waiting for {SUCCESS_MARKER}")
+    baseline = ledger.latest_succeeded(trigger.model)
+    if baseline is None:
+        return Decision("ignore", trigger.model, reason="no successful run yet: no baseline to check drift against")
+    data = _landed_data(objects, landing.bucket, landing.prefix, trigger.object_key)
+    request = drift_job_request(settings, landing, data.version, baseline["spec"]["paths"]["preprocess_artifacts"])
+    started = jobs.start(request)
+    return Decision("drift-check" if started else "duplicate", trigger.model, reason=request["ProcessingJobName"],
+                    details={"baseline_run": baseline["run_id"]})
+
+
+def drift_job_request(settings: StartRetrainingSettings, landing: Any, data_version: str, baseline_uri: str) -> dict[str, Any]:
+    from core.run_spec import CONTAINER_DIR, content_hash
+
+    name = f"{settings.job_name_prefix}-drift-{settings.model_name[:12]}-{content_hash([data_version, baseline_uri], 10)}"
+    code = f"s3://{settings.artifacts_bucket}/code/{settings.code_version}/{CONTAINER_DIR}/"
+
+    def source(input_name: str, uri: str) -> dict[str, Any]:
+        return {"InputName": input_name, "S3Input": {"S3Uri": uri, "LocalPath": f"/opt/ml/processing/input/{input_name}",
+                                                     "S3DataType": "S3Prefix", "S3InputMode": "File"}}
+
+    return {
+        "ProcessingJobName": name,
+        "RoleArn": settings.sagemaker_role_arn,
+        "AppSpecification": {
+            "ImageUri": settings.processing_image_uri,
+            "ContainerEntrypoint": ["python3", "/opt/ml/processing/input/code/drift.py"],
+            "ContainerArguments": ["--base-dir", "/opt/ml/processing", "--model", settings.model_name,
+                                   "--metric-namespace", settings.drift_metric_namespace],
+        },
+        "ProcessingResources": {"ClusterConfig": {"InstanceType": settings.evaluate_instance_type, "InstanceCount": 1, "VolumeSizeInGB": 30}},
+        "StoppingCondition": {"MaxRuntimeInSeconds": settings.evaluate_max_runtime_seconds},
+        "ProcessingInputs": [source("code", code), source("data", landing.uri), source("baseline", baseline_uri)],
+        "ProcessingOutputConfig": {"Outputs": [{"OutputName": "drift", "S3Output": {
+            "S3Uri": f"s3://{settings.artifacts_bucket}/drift/{settings.model_name}/{landing.batch}",
+            "LocalPath": "/opt/ml/processing/output/drift", "S3UploadMode": "EndOfJob"}}]},
+        "Tags": [{"Key": "retrainer:drift-check", "Value": landing.batch[:256]}],
+    }
 
 
 def _run_record(spec: dict[str, Any]) -> dict[str, Any]:

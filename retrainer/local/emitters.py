@@ -8,7 +8,7 @@ import json
 import logging
 import threading
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 log = logging.getLogger(__name__)
@@ -79,16 +79,27 @@ class ExecutionStatusEmitter(_Watcher):
         })
 
 
+_BREACHES = {
+    "GreaterThanThreshold": lambda v, t: v > t,
+    "GreaterThanOrEqualToThreshold": lambda v, t: v >= t,
+    "LessThanThreshold": lambda v, t: v < t,
+    "LessThanOrEqualToThreshold": lambda v, t: v <= t,
+}
+
+
 class AlarmStateEmitter(_Watcher):
-    """Emits every alarm state change (set by set_alarm_state or by moto)."""
+    """Evaluates metric alarms against their metric's newest datapoints (moto does not), and emits every
+    alarm state change, whether from that evaluation or from set_alarm_state."""
 
     def __init__(self, session: Any):
         super().__init__(session, "alarm-state-emitter")
         self.cloudwatch = session.client("cloudwatch")
         self.states: dict[str, dict[str, Any]] = {}
+        self.evaluated: dict[str, int] = {}
 
     def poll(self) -> None:
         for alarm in self.cloudwatch.describe_alarms(AlarmTypes=["MetricAlarm"])["MetricAlarms"]:
+            alarm = self._evaluate(alarm)
             state = {"value": alarm["StateValue"], "reason": alarm.get("StateReason", ""),
                      "timestamp": alarm["StateUpdatedTimestamp"].astimezone(UTC).isoformat()}
             previous = self.states.get(alarm["AlarmArn"])
@@ -102,3 +113,27 @@ class AlarmStateEmitter(_Watcher):
                     "operation": "update",
                     "id": str(uuid.uuid4()),
                 })
+
+    def _evaluate(self, alarm: dict[str, Any]) -> dict[str, Any]:
+        """New datapoints that breach (or no longer breach) the threshold change the state."""
+        if "MetricName" not in alarm or alarm.get("ComparisonOperator") not in _BREACHES:
+            return alarm
+        now = datetime.now(UTC)
+        window = timedelta(seconds=int(alarm["Period"]) * int(alarm["EvaluationPeriods"]))
+        statistic = alarm.get("Statistic", "Maximum")
+        points = self.cloudwatch.get_metric_statistics(
+            Namespace=alarm["Namespace"], MetricName=alarm["MetricName"], Dimensions=alarm.get("Dimensions", []),
+            StartTime=now - window, EndTime=now + timedelta(seconds=1), Period=int(alarm["Period"]), Statistics=[statistic],
+        )["Datapoints"]
+        if not points or self.evaluated.get(alarm["AlarmArn"]) == len(points):
+            return alarm
+        self.evaluated[alarm["AlarmArn"]] = len(points)
+        value = max(p[statistic] for p in points)
+        breached = _BREACHES[alarm["ComparisonOperator"]](value, float(alarm["Threshold"]))
+        target = "ALARM" if breached else "OK"
+        if target == alarm["StateValue"]:
+            return alarm
+        verb = "greater than" if breached else "not greater than"
+        self.cloudwatch.set_alarm_state(AlarmName=alarm["AlarmName"], StateValue=target,
+                                        StateReason=f"Threshold Crossed: datapoint [{value:.4g}] was {verb} the threshold ({alarm['Threshold']}).")
+        return self.cloudwatch.describe_alarms(AlarmNames=[alarm["AlarmName"]])["MetricAlarms"][0]

@@ -54,12 +54,14 @@ def _now() -> datetime:
 
 
 class JobRunner:
-    def __init__(self, session: Any, work_dir: Path, faults: Faults, python: str = sys.executable):
+    def __init__(self, session: Any, work_dir: Path, faults: Faults, aws_environment: dict[str, str] | None = None,
+                 python: str = sys.executable):
         self.s3 = session.client("s3")
         self.logs = session.client("logs")
         self.cloudwatch = session.client("cloudwatch")
         self.work_dir = work_dir
         self.faults = faults
+        self.aws_environment = aws_environment or {}  # what a job role gives a container on AWS
         self.python = python
         self.threads: list[threading.Thread] = []
 
@@ -201,6 +203,7 @@ class JobRunner:
             "PYTHONUNBUFFERED": "1",
             "PYTHONPATH": str(cwd),
             "TF_CPP_MIN_LOG_LEVEL": "2",
+            **self.aws_environment,
             **environment,
         }
         logs = _LogStream(self.logs, f"/aws/sagemaker/{log_kind}", f"{name}/algo-1-{int(time.time())}")

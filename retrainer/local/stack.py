@@ -63,7 +63,7 @@ class LocalStack:
         os.environ.update({**client_environment(self.port), "MOTO_PORT": str(self.port)})
         session = boto3.Session(region_name=REGION)
         self.runtime = LambdaRuntime(client_environment(self.port))
-        self.runner = JobRunner(session, self.state_dir / "work", self.faults)
+        self.runner = JobRunner(session, self.state_dir / "work", self.faults, client_environment(self.port))
         moto_patches.install(self.runner, self.runtime)
         self.server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
         self.server.start()

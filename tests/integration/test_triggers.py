@@ -6,11 +6,24 @@ import time
 
 import pytest
 
-from retrainer.demo import land_batch
+from retrainer.demo import land_batch, land_scoring
 from tests.utils.events import s3_object_created
 from tests.utils.stack import clients, ended, executions_for, ledger_of, run_where, settled, wait_until
 
 pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def trained(local_stack):
+    """A successful run of the model exists: the newest landing, and the baseline drift is checked against."""
+    ledger = ledger_of(local_stack)
+    if ledger.latest_succeeded("scarcegan") is None:
+        s3, = clients("s3")
+        settled(local_stack)
+        uri = land_batch(s3, local_stack.provisioned.outputs["LandingBucketName"], "scarcegan", "it-baseline", seed=31)
+        ended(local_stack, run_where(local_stack, lambda r: r["data"]["uri"] == uri)["run_id"])
+        settled(local_stack)
+    return ledger.latest_succeeded("scarcegan")
 
 
 def test_a_thousand_objects_of_one_batch_start_exactly_one_run(local_stack):
@@ -73,7 +86,7 @@ def test_batches_landing_during_a_run_make_exactly_one_follow_up(local_stack):
     assert len(runs[third]["trigger"]["coalesced"]) == 1  # the second batch, recorded on the run that covers it
 
 
-def test_a_flapping_drift_alarm_starts_one_run(local_stack):
+def test_a_flapping_drift_alarm_starts_one_run(local_stack, trained):
     cloudwatch, = clients("cloudwatch")
     settled(local_stack)
     alarm = "retrainer-drift-scarcegan-flapping"
@@ -108,3 +121,26 @@ def test_malformed_and_unknown_model_messages_go_to_the_dlq_with_their_reason(lo
     reasons = {m["Body"]: m["MessageAttributes"]["reason"]["StringValue"] for m in letters}
     assert "not an EventBridge event" in reasons["{not json"]
     assert "unknown model 'othermodel'" in reasons[bodies[1]]
+
+
+def test_drifted_scoring_data_raises_the_drift_alarm_and_retrains(local_stack, trained):
+    s3, sagemaker, cloudwatch = clients("s3", "sagemaker", "cloudwatch")
+    bucket = local_stack.provisioned.outputs["LandingBucketName"]
+    settled(local_stack)
+    steady = land_scoring(s3, bucket, "scarcegan", "it-steady", drift=0.0)
+    drifted = land_scoring(s3, bucket, "scarcegan", "it-drifted", drift=2.0)
+
+    def check(batch):
+        jobs = sagemaker.list_processing_jobs(NameContains="-drift-", MaxResults=100)["ProcessingJobSummaries"]
+        described = [sagemaker.describe_processing_job(ProcessingJobName=j["ProcessingJobName"]) for j in jobs]
+        return next((d for d in described if batch in d["ProcessingInputs"][1]["S3Input"]["S3Uri"] and d["ProcessingJobStatus"] == "Completed"), None)
+
+    assert wait_until(lambda: check(steady), 120, what="the steady batch's drift check")
+    assert wait_until(lambda: check(drifted), 120, what="the drifted batch's drift check")
+    psi = cloudwatch.get_metric_statistics(Namespace="Retrainer/Drift", MetricName="MaxFeaturePSI", Dimensions=[{"Name": "Model", "Value": "scarcegan"}],
+                                           StartTime=time.time() - 600, EndTime=time.time() + 60, Period=60, Statistics=["Maximum"])["Datapoints"]
+    assert max(p["Maximum"] for p in psi) > 0.2
+
+    run = run_where(local_stack, lambda r: r["trigger"].get("alarm_name") == "retrainer-drift-scarcegan-psi", what="the drift retrain")
+    assert ended(local_stack, run["run_id"])["status"] == "SUCCEEDED"
+    settled(local_stack)

@@ -62,3 +62,8 @@ def landing(tmp_path, tiny_batch):
 
     write_batch(tiny_batch, tmp_path / "input" / "data")
     return tmp_path
+
+
+@pytest.fixture(scope="session")
+def drift():
+    return load_entry_point("drift")

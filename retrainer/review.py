@@ -1,0 +1,231 @@
+"""`retrainer models | compare | approve | reject`: review the candidates in the Model Registry.
+
+Also registers `retrainer report` (retrainer/report.py) and `retrainer graph` (retrainer/graph.py), so
+the CLI lists one module for everything that helps a reviewer decide."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import UTC, datetime
+from getpass import getuser
+from typing import Any
+
+from retrainer.local import control
+
+KEY_METRICS = ("recall", "precision", "f1", "auc")  # as registration writes them (Metric.<name>)
+MAX_METADATA_VALUE = 256  # SageMaker's limit on a CustomerMetadataProperties value
+MAX_APPROVAL_DESCRIPTION = 1024
+
+
+# ---------------------------------------------------------------- registry reads
+def version_row(package: dict[str, Any]) -> dict[str, Any]:
+    """One model package version (describe_model_package) as the fields a reviewer compares."""
+    metadata = package.get("CustomerMetadataProperties", {}) or {}
+    return {
+        "version": package.get("ModelPackageVersion"),
+        "arn": package["ModelPackageArn"],
+        "group": package.get("ModelPackageGroupName"),
+        "kind": metadata.get("ModelKind"),
+        "run_id": metadata.get("RunId"),
+        "trigger": metadata.get("TriggerType"),
+        "data_version": metadata.get("DataVersion"),
+        "data_location": metadata.get("DataLocation"),
+        "code_version": metadata.get("CodeVersion"),
+        "training_job": metadata.get("TrainingJob"),
+        "approval": package.get("ModelApprovalStatus"),
+        "approval_note": package.get("ApprovalDescription") or metadata.get("ReviewNote"),
+        "reviewed_by": metadata.get("ReviewedBy"),
+        "reviewed_at": metadata.get("ReviewedAt"),
+        "metrics": {k.removeprefix("Metric."): float(v) for k, v in metadata.items() if k.startswith("Metric.")},
+        "hyperparameters": {k.removeprefix("Hp."): v for k, v in metadata.items() if k.startswith("Hp.")},
+        "metrics_uri": package.get("ModelMetrics", {}).get("ModelQuality", {}).get("Statistics", {}).get("S3Uri"),
+        "created": _iso(package.get("CreationTime")),
+    }
+
+
+def versions(sagemaker: Any, group: str, approval: str | None = None) -> list[dict[str, Any]]:
+    """Every version in the group (optionally only one approval status), oldest first."""
+    query: dict[str, Any] = {"ModelPackageGroupName": group}
+    if approval:
+        query["ModelApprovalStatus"] = approval
+    found = []
+    for page in sagemaker.get_paginator("list_model_packages").paginate(**query):
+        for summary in page["ModelPackageSummaryList"]:
+            found.append(version_row(sagemaker.describe_model_package(ModelPackageName=summary["ModelPackageArn"])))
+    return sorted(found, key=lambda v: v["version"] or 0)
+
+
+def latest_approved(sagemaker: Any, group: str) -> dict[str, Any] | None:
+    approved = versions(sagemaker, group, "Approved")
+    return approved[-1] if approved else None
+
+
+def resolve(sagemaker: Any, group: str, reference: str) -> str:
+    """A version number (3 or v3, in the group) or a model package ARN -> the ARN."""
+    if reference.startswith("arn:"):
+        return reference
+    number = reference.lower().removeprefix("v")
+    if not number.isdigit():
+        raise LookupError(f"{reference!r} is neither a version number nor a model package ARN")
+    for row in versions(sagemaker, group):
+        if row["version"] == int(number):
+            return row["arn"]
+    raise LookupError(f"no version {number} in model package group {group}")
+
+
+# ---------------------------------------------------------------- review
+def review_metadata(existing: dict[str, str], note: str, reviewer: str, at: str) -> dict[str, str]:
+    """The metadata to send with the status change: all of it, since UpdateModelPackage without it
+    loses it on moto (and a partial map is easy to get wrong on AWS), plus who decided, when and why."""
+    return {**existing, "ReviewNote": note[:MAX_METADATA_VALUE], "ReviewedBy": reviewer[:MAX_METADATA_VALUE], "ReviewedAt": at}
+
+
+def review(sagemaker: Any, arn: str, status: str, note: str, reviewer: str | None = None) -> dict[str, Any]:
+    package = sagemaker.describe_model_package(ModelPackageName=arn)
+    metadata = review_metadata(package.get("CustomerMetadataProperties", {}) or {}, note, reviewer or getuser(),
+                               datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
+    sagemaker.update_model_package(ModelPackageArn=arn, ModelApprovalStatus=status,
+                                   ApprovalDescription=note[:MAX_APPROVAL_DESCRIPTION], CustomerMetadataProperties=metadata)
+    return version_row(sagemaker.describe_model_package(ModelPackageName=arn))
+
+
+# ---------------------------------------------------------------- comparison (pure)
+def comparison(models: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Rows of a side-by-side view: field, one value per model, and whether the values differ.
+    Metrics rows also carry each value's difference to the first model's."""
+    fields = [("version", lambda m: f"v{m['version']}"), ("kind", lambda m: m["kind"]), ("run", lambda m: m["run_id"]),
+              ("trigger", lambda m: m["trigger"]), ("data version", lambda m: _short(m["data_version"])),
+              ("code version", lambda m: m["code_version"]), ("approval", lambda m: m["approval"])]
+    rows = [{"field": name, "values": [get(m) for m in models]} for name, get in fields]
+    metric_names = [k for k in KEY_METRICS if any(k in m["metrics"] for m in models)]
+    metric_names += sorted({k for m in models for k in m["metrics"]} - set(metric_names))
+    for name in metric_names:
+        values = [m["metrics"].get(name) for m in models]
+        first = values[0]
+        deltas = [None if v is None or first is None else round(v - first, 6) for v in values]
+        rows.append({"field": name, "values": values, "deltas": deltas, "metric": True})
+    for name in sorted({k for m in models for k in m["hyperparameters"]}):
+        rows.append({"field": f"hp {name}", "values": [m["hyperparameters"].get(name) for m in models]})
+    for row in rows:
+        row["differs"] = len({json.dumps(v) for v in row["values"]}) > 1
+    return rows
+
+
+def render_comparison(rows: list[dict[str, Any]]) -> str:
+    """A text table; a row whose values differ starts with '*', metric deltas to the first column in ()."""
+    cells = []
+    for row in rows:
+        shown = []
+        for index, value in enumerate(row["values"]):
+            if row.get("metric") and value is not None:
+                delta = row["deltas"][index]
+                shown.append(f"{value:.3f}" + (f" ({delta:+.3f})" if index and delta else ""))
+            else:
+                shown.append("-" if value is None else str(value))
+        cells.append(("*" if row["differs"] else " ", row["field"], shown))
+    width = max(len(c[1]) for c in cells)
+    columns = [max(len(c[2][i]) for c in cells) for i in range(len(rows[0]["values"]))]
+    lines = [f"{mark} {name:<{width}}  " + "  ".join(f"{v:<{columns[i]}}" for i, v in enumerate(values)).rstrip()
+             for mark, name, values in cells]
+    return "\n".join(lines + ["(* = differs; metric deltas are to the first column)"])
+
+
+def render_versions(rows: list[dict[str, Any]]) -> str:
+    header = (f"{'ver':<5} {'kind':<15} {'run':<36} {'trigger':<13} {'data':<12} "
+              + " ".join(f"{m:>10}" for m in KEY_METRICS) + f"  {'approval':<22} note")
+    lines = [header]
+    for row in rows:
+        metrics = " ".join(f"{row['metrics'][m]:>10.3f}" if m in row["metrics"] else f"{'-':>10}" for m in KEY_METRICS)
+        lines.append(f"v{row['version']!s:<4} {row['kind'] or '-':<15} {row['run_id'] or '-':<36} {row['trigger'] or '-':<13} "
+                     f"{_short(row['data_version']):<12} {metrics}  {row['approval']:<22} {row['approval_note'] or ''}".rstrip())
+    return "\n".join(lines)
+
+
+def _short(version: str | None) -> str:
+    return (version or "-").removeprefix("sha256:")[:12]
+
+
+def _iso(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, datetime) else value
+
+
+# ---------------------------------------------------------------- commands
+def add_commands(commands: Any) -> None:
+    models = commands.add_parser("models", help="model versions: key metrics, run, trigger, data version, approval")
+    models.add_argument("--group", help="model package group (default: the stack's)")
+    models.add_argument("--approved", action="store_true", help="only the latest approved version")
+    models.add_argument("--json", action="store_true")
+    models.set_defaults(run=_models)
+
+    compare = commands.add_parser("compare", help="model versions side by side, differences marked")
+    compare.add_argument("versions", nargs="+", metavar="VERSION", help="version number (in the group) or model package ARN")
+    compare.add_argument("--group")
+    compare.add_argument("--json", action="store_true")
+    compare.set_defaults(run=_compare)
+
+    for action, status in (("approve", "Approved"), ("reject", "Rejected")):
+        command = commands.add_parser(action, help=f"set a version's approval status to {status}, with a note")
+        command.add_argument("version", help="version number (in the group) or model package ARN")
+        command.add_argument("--note", required=True, help="why (kept as ApprovalDescription and in the metadata)")
+        command.add_argument("--group")
+        command.set_defaults(run=_review, status=status)
+
+    from retrainer import graph, report
+
+    report.add_commands(commands)
+    graph.add_commands(commands)
+
+
+def _registry(args: argparse.Namespace) -> tuple[Any, str]:
+    session, stack = control.session(control.Location.from_environment())
+    return session.client("sagemaker"), args.group or stack["outputs"]["ModelPackageGroupName"]
+
+
+def _models(args: argparse.Namespace) -> int:
+    sagemaker, group = _registry(args)
+    if args.approved:
+        approved = latest_approved(sagemaker, group)
+        if args.json:
+            print(json.dumps(approved))
+        elif approved:
+            print(render_versions([approved]))
+            print(f"approved by {approved['reviewed_by'] or '?'} at {approved['reviewed_at'] or '?'}; {approved['arn']}")
+        else:
+            print(f"no approved version in {group}")
+        return 0 if approved else 3
+    rows = versions(sagemaker, group)
+    if args.json:
+        print(json.dumps(rows))
+        return 0
+    approved = sum(r["approval"] == "Approved" for r in rows)
+    print(f"{group}: {len(rows)} versions, {approved} approved")
+    if rows:
+        print(render_versions(rows))
+    return 0
+
+
+def _compare(args: argparse.Namespace) -> int:
+    sagemaker, group = _registry(args)
+    try:
+        arns = [resolve(sagemaker, group, v) for v in args.versions]
+    except LookupError as error:
+        print(f"retrainer: {error}", file=sys.stderr)
+        return 2
+    models = [version_row(sagemaker.describe_model_package(ModelPackageName=arn)) for arn in arns]
+    rows = comparison(models)
+    print(json.dumps(rows) if args.json else render_comparison(rows))
+    return 0
+
+
+def _review(args: argparse.Namespace) -> int:
+    sagemaker, group = _registry(args)
+    try:
+        arn = resolve(sagemaker, group, args.version)
+    except LookupError as error:
+        print(f"retrainer: {error}", file=sys.stderr)
+        return 2
+    row = review(sagemaker, arn, args.status, args.note)
+    print(f"v{row['version']} {row['kind']} of run {row['run_id']}: {row['approval']} by {row['reviewed_by']} ({row['approval_note']})")
+    return 0
