@@ -109,6 +109,9 @@ def _show(args: argparse.Namespace) -> int:
         "parameters": {"hyperparameters": {k: v for k, v in spec["train"]["hyperparameters"].items() if not k.startswith("sagemaker_")},
                        "options": spec["options"], "cache_keys": spec["cache_keys"],
                        "instances": {s: {k: spec[s][k] for k in ("instance_type", "instance_count", "image")} for s in ("preprocess", "train", "evaluate")}},
+        "experiment": {**spec.get("experiment", {}), "trial_components": [
+            c["TrialComponentName"] for c in sagemaker.list_trial_components(TrialName=args.run_id)["TrialComponentSummaries"]
+        ] if spec.get("experiment") else []},
         "training_metrics": runs.final_metrics(runs.training_job(sagemaker, args.run_id)),
         "models": runs.models(sagemaker, spec["model_package_group"], args.run_id),
     }

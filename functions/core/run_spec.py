@@ -63,6 +63,7 @@ def build_run_input(
         "run_id": rid,
         "model": settings.model_name,
         "lock_ttl_seconds": settings.lock_ttl_seconds,
+        "experiment": {"name": f"{settings.model_name}-retraining", "trial": rid},
         "trigger": trigger.model_dump(mode="json", exclude_none=True, exclude_defaults=True),
         "data": data.model_dump(),
         "code_version": settings.code_version,

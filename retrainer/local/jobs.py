@@ -57,6 +57,7 @@ class JobRunner:
     def __init__(self, session: Any, work_dir: Path, faults: Faults, aws_environment: dict[str, str] | None = None,
                  python: str = sys.executable):
         self.s3 = session.client("s3")
+        self.sagemaker = session.client("sagemaker")
         self.logs = session.client("logs")
         self.cloudwatch = session.client("cloudwatch")
         self.work_dir = work_dir
@@ -80,6 +81,7 @@ class JobRunner:
         name = job.training_job_name if kind == "Training" else job.processing_job_name
         root = self.work_dir / "jobs" / name / "opt" / "ml"
         shutil.rmtree(root.parent.parent, ignore_errors=True)
+        self._join_trial(kind, name, job.experiment_config or {})
         started = time.monotonic()
         try:
             if self.faults.take(step_of(name), "internal-error"):
@@ -108,6 +110,15 @@ class JobRunner:
             job.failure_reason = reason
             job.exit_message = reason
             job.processing_job_status = status
+
+    def _join_trial(self, kind: str, name: str, experiment: dict[str, str]) -> None:
+        """As SageMaker does for a job with an ExperimentConfig: a trial component named after the job."""
+        if not experiment.get("TrialName"):
+            return
+        component = f"{name}-aws-{kind.lower()}-job"
+        self.sagemaker.create_trial_component(TrialComponentName=component,
+                                              DisplayName=experiment.get("TrialComponentDisplayName", component))
+        self.sagemaker.associate_trial_component(TrialComponentName=component, TrialName=experiment["TrialName"])
 
     def _train(self, job: Any, name: str, root: Path) -> None:
         hyperparameters = dict(job.hyper_parameters or {})

@@ -33,6 +33,9 @@ def test_landed_data_is_retrained_evaluated_and_registered(local_stack):
     metrics = runs.final_metrics(training)
     assert metrics["Iteration"] > 0 and 0 <= metrics["Val_Recall_Risky"] <= 1  # parsed from the job's own log
 
+    trial = sagemaker.list_trial_components(TrialName=execution["name"])["TrialComponentSummaries"]
+    assert len(trial) == 3  # the run is a trial of the model's experiment; each job one of its components
+
     models = runs.models(sagemaker, local_stack.provisioned.outputs["ModelPackageGroupName"], execution["name"])
     assert sorted(m["kind"] for m in models) == sorted(json.loads(execution["input"])["candidates"])
     for model in models:

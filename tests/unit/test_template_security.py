@@ -124,10 +124,11 @@ def test_queues_topics_and_tables_are_encrypted_and_tables_recoverable():
 
 
 # -- observability
-def test_alarms_watch_failed_runs_and_the_dead_letter_queue():
-    alarms = {(a["Properties"]["Namespace"], a["Properties"]["MetricName"]) for a in resources("AWS::CloudWatch::Alarm").values()}
+def test_alarms_watch_failed_runs_the_dead_letter_queue_and_drift():
+    alarms = {(str(a["Properties"]["Namespace"]), a["Properties"]["MetricName"]) for a in resources("AWS::CloudWatch::Alarm").values()}
     assert ("AWS/States", "ExecutionsFailed") in alarms
     assert ("AWS/SQS", "ApproximateNumberOfMessagesVisible") in alarms
+    assert ("{'Ref': 'DriftMetricNamespace'}", "MaxFeaturePSI") in alarms
 
 
 def test_the_dashboard_is_json_once_substituted_and_shows_runs_steps_dlq_and_errors():
