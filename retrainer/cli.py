@@ -44,7 +44,7 @@ def _demo(args: argparse.Namespace) -> int:
 def _invoke(args: argparse.Namespace) -> int:
     location = control.Location.from_environment()
     control.up(location)
-    session, stack = control.session(location)
+    session, stack = control.session(location, deployed_ok=False)
     functions = stack["functions"]
     if args.function not in functions:
         print(f"no function {args.function!r}; the template has {', '.join(functions)}", file=sys.stderr)

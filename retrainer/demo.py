@@ -197,7 +197,7 @@ def run(fail_step: str | None, timeout: float, out: Any = sys.stderr, drift: boo
     location = control.Location.from_environment()
     print(f"local stack: {'already running' if control.describe(location) else 'starting'} (state in {location.state_dir})", file=out, flush=True)
     control.up(location)
-    session, stack = control.session(location)
+    session, stack = control.session(location, deployed_ok=False)  # the demo never touches a deployed stack
     if fail_step:
         Faults(location.state_dir / "faults.json").arm(fail_step, "bad-data")
         print(f"fault armed: the next {fail_step} job gets emptied input files", file=out, flush=True)

@@ -100,8 +100,14 @@ def down(location: Location, timeout: float = 30) -> bool:
     return True
 
 
-def session(location: Location) -> tuple[boto3.Session, dict[str, Any]]:
-    """A boto3 session on the running local stack, with the stack's description."""
+def session(location: Location, deployed_ok: bool = True) -> tuple[boto3.Session, dict[str, Any]]:
+    """A boto3 session on the running local stack, with the stack's description; or, when
+    RETRAINER_STACK names a deployed stack, on AWS (your credentials) with that stack's outputs."""
+    deployed = os.environ.get("RETRAINER_STACK") if deployed_ok else None
+    if deployed:
+        aws = boto3.Session()
+        stack = aws.client("cloudformation").describe_stacks(StackName=deployed)["Stacks"][0]
+        return aws, {"stack_name": deployed, "outputs": {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}, "functions": {}}
     running = describe(location)
     if not running:
         raise StackNotRunning("the local stack is not running: start it with `retrainer local up` (or `make demo`)")

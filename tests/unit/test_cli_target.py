@@ -1,0 +1,23 @@
+"""The CLI works on the local stack by default and on a deployed stack named by RETRAINER_STACK."""
+
+import json
+
+import boto3
+import pytest
+
+from retrainer.local import control
+
+
+def test_a_deployed_stack_is_found_by_name_and_read_through_its_outputs(aws, monkeypatch, tmp_path):
+    template = {"Resources": {"Topic": {"Type": "AWS::SNS::Topic"}},
+                "Outputs": {"RunLedgerTableName": {"Value": "ledger-table"}, "StateMachineArn": {"Value": "arn:aws:states:x"}}}
+    boto3.client("cloudformation").create_stack(StackName="retrainer-dev", TemplateBody=json.dumps(template))
+    monkeypatch.setenv("RETRAINER_STACK", "retrainer-dev")
+    location = control.Location(tmp_path, 1)
+
+    _, stack = control.session(location)
+
+    assert stack["stack_name"] == "retrainer-dev"
+    assert stack["outputs"] == {"RunLedgerTableName": "ledger-table", "StateMachineArn": "arn:aws:states:x"}
+    with pytest.raises(control.StackNotRunning, match="retrainer local up"):  # the demo stays local
+        control.session(location, deployed_ok=False)
