@@ -37,15 +37,14 @@ def decide(trigger: Trigger, settings: StartRetrainingSettings, objects: ObjectL
     if trigger.model != settings.model_name:
         raise PermanentTriggerError(f"unknown model {trigger.model!r} (this stack retrains {settings.model_name!r})")
 
+    if trigger.type in ("data-landing", "scoring-landing"):
+        waiting = _until_complete(trigger, settings)
+        if waiting:
+            return waiting
     if trigger.type == "scoring-landing":
         return check_drift(trigger, settings, objects, jobs, ledger)
     if trigger.type == "data-landing":
         landing = trigger.landing
-        assert landing is not None
-        if landing.bucket != settings.landing_bucket:
-            raise PermanentTriggerError(f"s3://{landing.bucket}/{trigger.object_key}: not this stack's landing bucket")
-        if not trigger.complete:
-            return Decision("wait", trigger.model, reason=f"{trigger.object_key}: waiting for {SUCCESS_MARKER}")
         data = _landed_data(objects, landing.bucket, landing.prefix, trigger.object_key)
         ledger.remember_landing(trigger.model, {**data.model_dump(), "batch": landing.batch})
         spec = build_run_input(settings, trigger, data, landing.batch)
@@ -108,11 +107,6 @@ def check_drift(trigger: Trigger, settings: StartRetrainingSettings, objects: Ob
     """A complete scoring batch -> a drift-check job against the newest successful run's baseline;
     the job puts MaxFeaturePSI in CloudWatch, where the drift alarm watches it."""
     landing = trigger.landing
-    assert landing is not None
-    if landing.bucket != settings.landing_bucket:
-        raise PermanentTriggerError(f"s3://{landing.bucket}/{trigger.object_key}: not this stack's landing bucket")
-    if not trigger.complete:
-        return Decision("wait", trigger.model, reason=f"{trigger.object_key}: waiting for {SUCCESS_MARKER}")
     baseline = ledger.latest_succeeded(trigger.model)
     if baseline is None:
         return Decision("ignore", trigger.model, reason="no successful run yet: no baseline to check drift against")
@@ -150,6 +144,15 @@ def drift_job_request(settings: StartRetrainingSettings, landing: Any, data_vers
             "LocalPath": "/opt/ml/processing/output/drift", "S3UploadMode": "EndOfJob"}}]},
         "Tags": [{"Key": "retrainer:drift-check", "Value": landing.batch[:256]}],
     }
+
+
+def _until_complete(trigger: Trigger, settings: StartRetrainingSettings) -> Decision | None:
+    """A landing's objects wait for its marker; another bucket's are not ours."""
+    landing = trigger.landing
+    assert landing is not None
+    if landing.bucket != settings.landing_bucket:
+        raise PermanentTriggerError(f"s3://{landing.bucket}/{trigger.object_key}: not this stack's landing bucket")
+    return None if trigger.complete else Decision("wait", trigger.model, reason=f"{trigger.object_key}: waiting for {SUCCESS_MARKER}")
 
 
 def _run_record(spec: dict[str, Any]) -> dict[str, Any]:

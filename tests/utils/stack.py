@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import boto3
 
+from retrainer import demo
 from retrainer.local.stack import REGION
 
 FINAL = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
@@ -27,13 +27,10 @@ def executions_for(sfn: Any, state_machine_arn: str, landing_uri: str) -> list[d
 
 
 def wait_until(condition, timeout: float = 60, every: float = 0.5, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(every)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+    try:
+        return demo.wait_until(what, condition, timeout, every)
+    except TimeoutError as error:
+        raise AssertionError(str(error)) from None
 
 
 def finished(sfn: Any, execution_arn: str, timeout: float = 300) -> dict[str, Any]:
