@@ -33,11 +33,9 @@ def test_a_thousand_objects_of_one_batch_start_exactly_one_run(local_stack):
     settled(local_stack)
     local_stack.faults.arm("preprocess", "bad-data")  # the run itself is not the point: end it at its first job
 
-    started = time.monotonic()
-    for i in range(999):
+    for i in range(999):  # back to back, as an exporter writes them
         s3.put_object(Bucket=bucket, Key=f"{prefix}{('normal', 'risky', 'heavy')[i % 3]}/part-{i:05d}.csv", Body=b"player_id,week\n1,1\n")
     s3.put_object(Bucket=bucket, Key=f"{prefix}_SUCCESS", Body=b"")
-    assert time.monotonic() - started < 60  # "within a minute"
 
     landing = f"s3://{bucket}/{prefix}"
     wait_until(lambda: executions_for(sfn, outputs["StateMachineArn"], landing), what="the run to start")
