@@ -88,6 +88,8 @@ class LocalStack:
     def stop(self) -> None:
         for poller in self.pollers:
             poller.stop()
+        for poller in self.pollers:  # let each finish its round before the server goes away
+            poller.join(timeout=5)
         if self.server:
             self.server.stop()
         (self.state_dir / "stack.json").unlink(missing_ok=True)
