@@ -20,7 +20,7 @@ processor = BatchProcessor(event_type=EventType.SQS)
 
 def handle_record(record: SQSRecord, settings: FinishRunSettings) -> None:
     detail = json.loads(record.body)["detail"]
-    logger.append_keys(execution=detail["name"])
+    logger.append_keys(run_id=json.loads(detail["input"])["run_id"], execution=detail["name"])
     follow_up = finish(
         detail,
         ExecutionHistory().events(detail["executionArn"]),
