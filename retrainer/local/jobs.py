@@ -168,13 +168,15 @@ class JobRunner:
         }
         arguments = [a for k, v in user_hps.items() for a in (f"--{k}", str(v))]
         self._transition(job, "Training", "Training image download completed. Training in progress.")
-        self._execute(
-            job, "TrainingJobs", name, [self.python, program, *arguments], environment, code,
-            int(job.stopping_condition.get("MaxRuntimeInSeconds", 86400)),
-            job.algorithm_specification.get("MetricDefinitions", []),
-        )
-        if checkpoints:
-            self._upload_dir(root / "checkpoints", checkpoints)
+        try:
+            self._execute(
+                job, "TrainingJobs", name, [self.python, program, *arguments], environment, code,
+                int(job.stopping_condition.get("MaxRuntimeInSeconds", 86400)),
+                job.algorithm_specification.get("MetricDefinitions", []),
+            )
+        finally:  # SageMaker syncs checkpoints as they are written, so a failed job's survive it too
+            if checkpoints:
+                self._upload_dir(root / "checkpoints", checkpoints)
         self._transition(job, "Uploading", "Uploading generated training model")
         self._upload_archive(root / "model", job.model_artifacts["S3ModelArtifacts"])
         output_uri = job.model_artifacts["S3ModelArtifacts"].rsplit("/", 1)[0] + "/output.tar.gz"

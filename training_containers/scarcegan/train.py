@@ -55,6 +55,8 @@ def parse_args(argv: list[str] | None = None) -> tuple[argparse.Namespace, dict[
     for f in fields(Hyperparameters):  # --kebab-case, and --snake_case as SageMaker users also write
         flags = dict.fromkeys((f"--{f.name.replace('_', '-')}", f"--{f.name}"))
         parser.add_argument(*flags, dest=f.name, default=None, type=str)
+    parser.add_argument("--checkpoint-dir", default=os.environ.get("SM_CHECKPOINT_DIR"),
+                        help="where checkpoints go and a restarted job resumes from (the job's CheckpointConfig LocalPath)")
     parser.add_argument("--config-dir",
                         default=os.environ.get("SM_INPUT_CONFIG_DIR", "/opt/ml/input/config"))
     args, _unknown = parser.parse_known_args(argv)
@@ -81,8 +83,12 @@ def load_split(path: Path, labelled: bool) -> pd.DataFrame:
 
 
 def main(model_dir: str | Path, train_dir: str | Path, validation_dir: str | Path,
-         hp: Hyperparameters, output_data_dir: str | Path | None = None) -> dict:
-    """Train, print metric lines, write candidates; returns candidates.json's content."""
+         hp: Hyperparameters, output_data_dir: str | Path | None = None,
+         checkpoint_dir: str | Path | None = None) -> dict:
+    """Train, print metric lines, write candidates; returns candidates.json's content.
+
+    With a checkpoint_dir, the training state is saved every CHECKPOINT_EVERY sample intervals and a
+    restarted job (a spot interruption) resumes from the last one instead of starting over."""
     from scarcegan.training import ScarceGANTrainer, label_indices, risky_metrics
 
     train = load_split(Path(train_dir) / "train.csv", True)
@@ -106,6 +112,11 @@ def main(model_dir: str | Path, train_dir: str | Path, validation_dir: str | Pat
     started = time.perf_counter()
     done, history = 0, []
     metrics: dict = {}
+    checkpoints = Checkpoints(checkpoint_dir, trainer) if checkpoint_dir else None
+    if checkpoints and checkpoints.restore():
+        done, history, tracker = checkpoints.state["done"], checkpoints.state["history"], checkpoints.state["tracker"]
+        metrics = history[-1] if history else {}
+        print(f"Resumed from the checkpoint at iteration {done}", flush=True)
     while done < hp.iterations:
         n = min(hp.sample_interval, hp.iterations - done)
         sup, unsup, gen, acc = (float(v) for v in trainer.run(np.int32(n)))
@@ -116,6 +127,8 @@ def main(model_dir: str | Path, train_dir: str | Path, validation_dir: str | Pat
         history.append({"iteration": done, "supervised_loss": sup, "unsupervised_loss": unsup,
                         "generator_loss": gen, "accuracy": acc, **metrics})
         tracker.update(done, metrics, trainer.classifier.get_weights)
+        if checkpoints and (done // hp.sample_interval) % CHECKPOINT_EVERY == 0:
+            checkpoints.save({"done": done, "history": history, "tracker": tracker})
     seconds = time.perf_counter() - started
     chosen = tracker.finish(done, metrics, trainer.classifier.get_weights())
 
@@ -157,11 +170,43 @@ def main(model_dir: str | Path, train_dir: str | Path, validation_dir: str | Pat
     return summary
 
 
+CHECKPOINT_EVERY = 10  # sample intervals
+
+
+class Checkpoints:
+    """Models, optimizers and the sampling RNG through tf.train.Checkpoint; the loop's own state
+    (iteration, history, the candidates kept so far) in a pickle beside it."""
+
+    def __init__(self, folder: str | Path, trainer) -> None:
+        import tensorflow as tf
+
+        self.folder = Path(folder)
+        self.checkpoint = tf.train.Checkpoint(generator=trainer.generator, discriminator=trainer.discriminator,
+                                              d_optimizer=trainer.d_optimizer, g_optimizer=trainer.g_optimizer, rng=trainer.rng)
+        self.state: dict = {}
+
+    def save(self, state: dict) -> None:
+        import pickle
+
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.checkpoint.write(str(self.folder / "training"))
+        (self.folder / "loop.pkl").write_bytes(pickle.dumps(state))
+
+    def restore(self) -> bool:
+        import pickle
+
+        if not (self.folder / "loop.pkl").is_file():
+            return False
+        self.checkpoint.read(str(self.folder / "training")).expect_partial()
+        self.state = pickle.loads((self.folder / "loop.pkl").read_bytes())  # noqa: S301 - written by this job
+        return True
+
+
 def cli(argv: list[str] | None = None) -> int:
     try:
         args, hyper = parse_args(argv)
         hp = Hyperparameters.from_strings(hyper)
-        summary = main(args.model_dir, args.train, args.validation, hp, args.output_data_dir)
+        summary = main(args.model_dir, args.train, args.validation, hp, args.output_data_dir, args.checkpoint_dir)
     except DataError as exc:
         print(exc.line(), file=sys.stderr, flush=True)
         return 1

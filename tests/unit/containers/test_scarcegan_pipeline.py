@@ -74,3 +74,28 @@ def test_pipeline_writes_every_contract_file(preprocess, train, evaluate, landin
     curves = json.loads((out / "report/curves.json").read_text())
     assert sorted(curves) == sorted(KINDS)
     assert curves[KINDS[0]]["roc"]["true_positive_rate"][-1] == 1.0
+
+
+def test_a_restarted_training_job_resumes_from_its_checkpoint(preprocess, train, landing, tmp_path, capsys):
+    # Given a training job that checkpointed and was interrupted (a spot reclaim) after 200 iterations
+    preprocess.main(landing)
+    processed, checkpoints = landing / "output", tmp_path / "checkpoints"
+
+    def run(iterations):
+        args, hyper = train.parse_args([
+            "--iterations", str(iterations), "--sample-interval", "20", "--batch-size", "8", "--seed", "1",
+            "--model-dir", str(tmp_path / f"model-{iterations}"), "--train", str(processed / "train"),
+            "--validation", str(processed / "validation"), "--checkpoint-dir", str(checkpoints)])
+        return train.main(args.model_dir, args.train, args.validation, Hyperparameters.from_strings(hyper), None, args.checkpoint_dir)
+
+    run(200)
+    capsys.readouterr()
+
+    # When the job starts again with the same checkpoint folder
+    summary = run(240)
+
+    # Then it continues from iteration 200 instead of starting over
+    out = capsys.readouterr().out
+    assert "Resumed from the checkpoint at iteration 200" in out
+    assert [int(m[0]) for m in METRIC.findall(out)] == [220, 240]
+    assert summary["iterations"] == 240 and len(summary["candidates"]) == 4
