@@ -16,7 +16,7 @@ from typing import Any
 
 import boto3
 
-from retrainer.local.stack import REGION, client_environment
+from retrainer.local.stack import REGION, client_environment, ensure_free
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_PORT = 4577
@@ -62,6 +62,7 @@ def up(location: Location, timeout: float = 120) -> dict[str, Any]:
     running = describe(location)
     if running:
         return running
+    ensure_free(location.port)
     location.state_dir.mkdir(parents=True, exist_ok=True)
     location.description_file.unlink(missing_ok=True)
     with open(location.log_file, "wb") as log:  # one log per stack lifetime

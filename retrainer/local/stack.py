@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import socket
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,18 @@ CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing
 log = logging.getLogger(__name__)
 
 
+def ensure_free(port: int) -> None:
+    """Refuse a taken port: the server would fail in its thread while provisioning went on elsewhere."""
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            raise RuntimeError(
+                f"port {port} is in use (another local stack, from another checkout?): stop it, "
+                "or choose another port with RETRAINER_LOCAL_PORT"
+            ) from None
+
+
 def endpoint(port: int) -> str:
     return f"http://127.0.0.1:{port}"
 
@@ -58,6 +71,7 @@ class LocalStack:
         self.provisioned: Provisioned | None = None
 
     def start(self) -> Provisioned:
+        ensure_free(self.port)
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self.faults.clear()
         os.environ.update({**client_environment(self.port), "MOTO_PORT": str(self.port)})

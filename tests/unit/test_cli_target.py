@@ -21,3 +21,14 @@ def test_a_deployed_stack_is_found_by_name_and_read_through_its_outputs(aws, mon
     assert stack["outputs"] == {"RunLedgerTableName": "ledger-table", "StateMachineArn": "arn:aws:states:x"}
     with pytest.raises(control.StackNotRunning, match="retrainer local up"):  # the demo stays local
         control.session(location, deployed_ok=False)
+
+
+def test_a_taken_port_is_refused_with_a_way_out(tmp_path):
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(RuntimeError, match=f"port {port} is in use .* RETRAINER_LOCAL_PORT"):
+            control.up(control.Location(tmp_path, port))
