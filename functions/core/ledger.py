@@ -71,13 +71,14 @@ class Ledger:
         return _plain(item) if item else None
 
     def add_pending(self, model: str, holder: str, landing: dict[str, Any]) -> bool:
-        """Remember a landing for one follow-up after `holder` ends; False if holder no longer holds the lock."""
+        """Remember a run (keyed by its run id) for the one follow-up after `holder` ends; False if
+        holder no longer holds the lock."""
         try:
             self.table.update_item(
                 Key={"pk": f"MODEL#{model}", "sk": "LOCK"},
-                UpdateExpression="SET pending.#uri = :landing",
+                UpdateExpression="SET pending.#run = :landing",
                 ConditionExpression="run_id = :holder AND attribute_exists(pending)",
-                ExpressionAttributeNames={"#uri": landing["uri"]},
+                ExpressionAttributeNames={"#run": landing["run_id"]},
                 ExpressionAttributeValues={":holder": holder, ":landing": _clean(landing)},
             )
             return True
@@ -89,7 +90,7 @@ class Ledger:
                 Key={"pk": f"MODEL#{model}", "sk": "LOCK"},
                 UpdateExpression="SET pending = :pending",
                 ConditionExpression="run_id = :holder AND attribute_not_exists(pending)",
-                ExpressionAttributeValues={":holder": holder, ":pending": _clean({landing["uri"]: landing})},
+                ExpressionAttributeValues={":holder": holder, ":pending": _clean({landing["run_id"]: landing})},
             )
             return True
         except ClientError as error:

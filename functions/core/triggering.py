@@ -23,7 +23,7 @@ class Starter(Protocol):
 
 @dataclass(frozen=True)
 class Decision:
-    action: str  # "start" | "coalesce" | "duplicate" | "wait" | "ignore"
+    action: str  # "start" | "coalesce" | "duplicate" | "wait" | "ignore" | "drift-check"
     model: str
     run_id: str | None = None
     reason: str = ""
