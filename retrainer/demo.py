@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 from retrainer import runs, synthetic
-from retrainer.graph import outcomes
 from retrainer.local import control
 from retrainer.local.faults import Faults
 
@@ -54,7 +53,7 @@ def follow(session: Any, execution: dict[str, Any], out: Any, timeout: float) ->
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         described = sfn.describe_execution(executionArn=execution["executionArn"])
-        found = outcomes(runs.history(sfn, execution["executionArn"]))
+        found = runs.outcomes(runs.history(sfn, execution["executionArn"]))
         lines = _finished_steps(found)
         running = [name for name, entry in found.items() if entry["outcome"] == "running"]
         current = running[0] if running else next(reversed(found), None)
@@ -155,16 +154,6 @@ def land_scoring(s3: Any, bucket: str, model: str, batch: str, drift: float) -> 
     return f"s3://{bucket}/{prefix}"
 
 
-def wait_until(what: str, check: Any, timeout: float, every: float = 1.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(every)
-    raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what}")
-
-
 def close_the_loop(session: Any, stack: dict[str, Any], out: Any, timeout: float) -> dict[str, Any]:
     """Drifted scoring data lands -> drift check job -> MaxFeaturePSI -> alarm -> retrain."""
     sagemaker, cloudwatch, logs = session.client("sagemaker"), session.client("cloudwatch"), session.client("logs")
@@ -179,13 +168,13 @@ def close_the_loop(session: Any, stack: dict[str, Any], out: Any, timeout: float
         job = jobs and sagemaker.describe_processing_job(ProcessingJobName=jobs[0]["ProcessingJobName"])
         return job if job and job["ProcessingJobStatus"] in ("Completed", "Failed") and batch in str(job.get("Tags", "")) + str(job) else None
 
-    job = wait_until("the drift check job", finished_check, 120)
+    job = runs.wait_until("the drift check job", finished_check, 120)
     line = runs.last_log_line(logs, "/aws/sagemaker/ProcessingJobs", job["ProcessingJobName"], "MaxFeaturePSI=")
     print(f"drift check {job['ProcessingJobName']}: {job['ProcessingJobStatus']}: {line or job.get('FailureReason')}", file=out, flush=True)
     alarm = "retrainer-drift-scarcegan-psi"
-    wait_until("the drift alarm", lambda: cloudwatch.describe_alarms(AlarmNames=[alarm])["MetricAlarms"][0]["StateValue"] == "ALARM", 60)
+    runs.wait_until("the drift alarm", lambda: cloudwatch.describe_alarms(AlarmNames=[alarm])["MetricAlarms"][0]["StateValue"] == "ALARM", 60)
     print(f"alarm {alarm} -> ALARM; waiting for the retrain it starts", file=out, flush=True)
-    retrain = wait_until("the drift-triggered run", lambda: next(
+    retrain = runs.wait_until("the drift-triggered run", lambda: next(
         (e for e in runs.executions(sfn, stack["outputs"]["StateMachineArn"]) if e["name"] not in known), None), 60)
     described = follow(session, retrain, out, timeout)
     result = summary(session, stack, described, scoring)

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from retrainer.local import control
+from retrainer.runs import log_lines
 
 TRAINING_LOGS = "/aws/sagemaker/TrainingJobs"
 STEP_STATES = ("Preprocess", "Train", "Evaluate", "RegisterModels")
@@ -118,25 +119,6 @@ def gather(session: Any, stack: dict[str, Any], run_id: str) -> dict[str, Any]:
         "curves": curves or {}, "timeline": timeline, "approved": approved,
         "comparison": review.comparison(models + ([approved] if approved and approved["arn"] not in {m["arn"] for m in models} else [])) if models else [],
     }
-
-
-def log_lines(logs: Any, group: str, job_name: str) -> list[str]:
-    """Every line the job wrote, across its streams (<job>/algo-N-...)."""
-    lines: list[str] = []
-    try:
-        streams = logs.describe_log_streams(logGroupName=group, logStreamNamePrefix=f"{job_name}/")["logStreams"]
-    except logs.exceptions.ResourceNotFoundException:
-        return lines
-    for stream in streams:
-        token = None
-        while True:
-            page = logs.get_log_events(logGroupName=group, logStreamName=stream["logStreamName"], startFromHead=True,
-                                       **({"nextToken": token} if token else {}))
-            lines += [e["message"] for e in page["events"]]
-            if not page["events"] or page.get("nextForwardToken") == token:
-                break
-            token = page.get("nextForwardToken")
-    return lines
 
 
 def spans(found: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:

@@ -13,53 +13,11 @@ from getpass import getuser
 from typing import Any
 
 from retrainer.local import control
+from retrainer.runs import latest_approved, version_row, versions  # noqa: F401 - re-exported
 
 KEY_METRICS = ("recall", "precision", "f1", "auc")  # as registration writes them (Metric.<name>)
 MAX_METADATA_VALUE = 256  # SageMaker's limit on a CustomerMetadataProperties value
 MAX_APPROVAL_DESCRIPTION = 1024
-
-
-# ---------------------------------------------------------------- registry reads
-def version_row(package: dict[str, Any]) -> dict[str, Any]:
-    """One model package version (describe_model_package) as the fields a reviewer compares."""
-    metadata = package.get("CustomerMetadataProperties", {}) or {}
-    return {
-        "version": package.get("ModelPackageVersion"),
-        "arn": package["ModelPackageArn"],
-        "group": package.get("ModelPackageGroupName"),
-        "kind": metadata.get("ModelKind"),
-        "run_id": metadata.get("RunId"),
-        "trigger": metadata.get("TriggerType"),
-        "data_version": metadata.get("DataVersion"),
-        "data_location": metadata.get("DataLocation"),
-        "code_version": metadata.get("CodeVersion"),
-        "training_job": metadata.get("TrainingJob"),
-        "approval": package.get("ModelApprovalStatus"),
-        "approval_note": package.get("ApprovalDescription") or metadata.get("ReviewNote"),
-        "reviewed_by": metadata.get("ReviewedBy"),
-        "reviewed_at": metadata.get("ReviewedAt"),
-        "metrics": {k.removeprefix("Metric."): float(v) for k, v in metadata.items() if k.startswith("Metric.")},
-        "hyperparameters": {k.removeprefix("Hp."): v for k, v in metadata.items() if k.startswith("Hp.")},
-        "metrics_uri": package.get("ModelMetrics", {}).get("ModelQuality", {}).get("Statistics", {}).get("S3Uri"),
-        "created": _iso(package.get("CreationTime")),
-    }
-
-
-def versions(sagemaker: Any, group: str, approval: str | None = None) -> list[dict[str, Any]]:
-    """Every version in the group (optionally only one approval status), oldest first."""
-    query: dict[str, Any] = {"ModelPackageGroupName": group}
-    if approval:
-        query["ModelApprovalStatus"] = approval
-    found = []
-    for page in sagemaker.get_paginator("list_model_packages").paginate(**query):
-        for summary in page["ModelPackageSummaryList"]:
-            found.append(version_row(sagemaker.describe_model_package(ModelPackageName=summary["ModelPackageArn"])))
-    return sorted(found, key=lambda v: v["version"] or 0)
-
-
-def latest_approved(sagemaker: Any, group: str) -> dict[str, Any] | None:
-    approved = versions(sagemaker, group, "Approved")
-    return approved[-1] if approved else None
 
 
 def resolve(sagemaker: Any, group: str, reference: str) -> str:
@@ -147,11 +105,6 @@ def _short(version: str | None) -> str:
     return (version or "-").removeprefix("sha256:")[:12]
 
 
-def _iso(value: Any) -> Any:
-    return value.isoformat() if isinstance(value, datetime) else value
-
-
-# ---------------------------------------------------------------- commands
 def add_commands(commands: Any) -> None:
     models = commands.add_parser("models", help="model versions: key metrics, run, trigger, data version, approval")
     models.add_argument("--group", help="model package group (default: the stack's)")

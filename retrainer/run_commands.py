@@ -8,7 +8,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 import uuid
 from getpass import getuser
 from pathlib import Path
@@ -121,13 +120,8 @@ def _show(args: argparse.Namespace) -> int:
 
 def _wait_for_run(session: Any, stack: dict[str, Any], match: Any, timeout: float = 60) -> dict[str, Any]:
     ledger = Ledger(stack["outputs"]["RunLedgerTableName"])
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        for run in ledger.runs(200):
-            if match(run):
-                return run
-        time.sleep(0.5)
-    raise TimeoutError(f"the request started no run within {timeout:.0f}s: see the trigger DLQ and `retrainer runs`")
+    return runs.wait_until("the request to start a run (see the trigger DLQ and `retrainer runs`)",
+                           lambda: next((run for run in ledger.runs(200) if match(run)), None), timeout, every=0.5)
 
 
 def _follow(session: Any, stack: dict[str, Any], run_id: str) -> int:

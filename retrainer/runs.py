@@ -4,11 +4,18 @@ the execution and its states, the SageMaker jobs and their metrics, the register
 from __future__ import annotations
 
 import json
+import time
 from datetime import datetime
 from typing import Any
 
-# state name -> the step its SageMaker job belongs to (job names are <prefix>-<run>-<step>-<attempt>)
-JOB_STATES = {"Preprocess": "preprocess", "Train": "train", "Evaluate": "evaluate"}
+_TASK_FAILED = {"TaskFailed", "TaskTimedOut", "TaskStartFailed", "TaskSubmitFailed", "LambdaFunctionFailed",
+                "LambdaFunctionTimedOut", "LambdaFunctionStartFailed", "MapStateFailed", "MapRunFailed",
+                "ParallelStateFailed", "ActivityFailed", "ActivityTimedOut"}
+_TASK_SUCCEEDED = {"TaskSucceeded", "LambdaFunctionSucceeded", "MapStateSucceeded", "MapRunSucceeded",
+                   "ParallelStateSucceeded", "ActivitySucceeded"}
+_EXECUTION_ENDED = {"ExecutionSucceeded", "ExecutionFailed", "ExecutionAborted", "ExecutionTimedOut"}
+
+
 
 
 def executions(sfn: Any, state_machine_arn: str) -> list[dict[str, Any]]:
@@ -19,40 +26,20 @@ def executions(sfn: Any, state_machine_arn: str) -> list[dict[str, Any]]:
 
 
 def states(sfn: Any, execution_arn: str) -> list[dict[str, Any]]:
-    """Each state in the order first entered: status (running/succeeded/failed) and seconds spent."""
-    seen: dict[str, dict[str, Any]] = {}
-    failed_states: set[str] = set()
-    current: list[str] = []
-    for event in history(sfn, execution_arn):
-        kind, at = event["type"], event["timestamp"]
-        if kind.endswith("StateEntered"):
-            name = event["stateEnteredEventDetails"]["name"]
-            entry = seen.setdefault(name, {"name": name, "status": "running", "entered": at, "exited": None, "attempts": 0})
-            current.append(name)
-            if kind in ("FailStateEntered", "SucceedStateEntered"):  # terminal states never exit
-                entry["exited"], entry["status"] = at, "failed" if kind == "FailStateEntered" else "succeeded"
-        elif kind.endswith("StateExited"):
-            name = event["stateExitedEventDetails"]["name"]
-            entry = seen[name]
-            entry["exited"] = at
-            entry["status"] = "failed" if name in failed_states else "succeeded"
-        elif kind == "TaskScheduled" and current:  # a retry starts over: an earlier attempt's failure is not the state's
-            seen[current[-1]]["attempts"] += 1
-            seen[current[-1]]["status"] = "running"
-            failed_states.discard(current[-1])
-        elif kind in ("TaskFailed", "TaskTimedOut", "MapRunFailed", "MapStateFailed") and current:
-            failed_states.add(current[-1])
-            seen[current[-1]]["status"] = "failed"
-    result = []
-    for entry in seen.values():
-        end = entry["exited"] or entry["entered"]
-        result.append({
-            "name": entry["name"],
-            "status": entry["status"],
-            "seconds": round((end - entry["entered"]).total_seconds(), 1),
-            "attempts": entry["attempts"],
-        })
-    return result
+    """Each state in the order first entered: status (running/succeeded/failed), seconds, attempts."""
+    events = history(sfn, execution_arn)
+    entered = dict.fromkeys(e["stateEnteredEventDetails"]["name"] for e in events if e["type"].endswith("StateEntered"))
+    found = outcomes(events)
+    return [{
+        "name": name,
+        "status": STATUS.get(found[name]["outcome"], found[name]["outcome"]),
+        "seconds": round((found[name]["last"] - found[name]["first"]).total_seconds(), 1),
+        "attempts": found[name]["attempts"],
+    } for name in entered]
+
+
+# what an outcome means as a state's status: a retried or cached state did its work
+STATUS = {"retried": "succeeded", "cached": "succeeded"}
 
 
 def history(sfn: Any, execution_arn: str) -> list[dict[str, Any]]:
@@ -90,36 +77,155 @@ def final_metrics(job: dict[str, Any] | None) -> dict[str, float]:
 
 
 def last_log_line(logs: Any, group: str, job_name: str, containing: str) -> str | None:
-    streams = logs.describe_log_streams(logGroupName=group, logStreamNamePrefix=f"{job_name}/").get("logStreams", [])
-    for stream in reversed(streams):
-        events = logs.get_log_events(logGroupName=group, logStreamName=stream["logStreamName"], startFromHead=False, limit=200)["events"]
-        for event in reversed(events):
-            if containing in event["message"]:
-                return event["message"]
-    return None
+    return next((line for line in reversed(log_lines(logs, group, job_name)) if containing in line), None)
+
+
+def log_lines(logs: Any, group: str, job_name: str) -> list[str]:
+    """Every line the job wrote, across its streams (<job>/algo-N-...)."""
+    lines: list[str] = []
+    try:
+        streams = logs.describe_log_streams(logGroupName=group, logStreamNamePrefix=f"{job_name}/")["logStreams"]
+    except logs.exceptions.ResourceNotFoundException:
+        return lines
+    for stream in streams:
+        token = None
+        while True:
+            page = logs.get_log_events(logGroupName=group, logStreamName=stream["logStreamName"], startFromHead=True,
+                                       **({"nextToken": token} if token else {}))
+            lines += [e["message"] for e in page["events"]]
+            if not page["events"] or page.get("nextForwardToken") == token:
+                break
+            token = page.get("nextForwardToken")
+    return lines
 
 
 def models(sagemaker: Any, group: str, run_id: str | None = None) -> list[dict[str, Any]]:
-    """Model package versions in the group (of one run, when given), newest last, with their metrics."""
-    found = []
-    for page in sagemaker.get_paginator("list_model_packages").paginate(ModelPackageGroupName=group):
-        for summary in page["ModelPackageSummaryList"]:
-            package = sagemaker.describe_model_package(ModelPackageName=summary["ModelPackageArn"])
-            metadata = package.get("CustomerMetadataProperties", {})
-            if run_id and metadata.get("RunId") != run_id:
-                continue
-            found.append({
-                "arn": package["ModelPackageArn"],
-                "version": package.get("ModelPackageVersion"),
-                "kind": metadata.get("ModelKind"),
-                "run_id": metadata.get("RunId"),
-                "approval": package["ModelApprovalStatus"],
-                "metrics": {k.removeprefix("Metric."): float(v) for k, v in metadata.items() if k.startswith("Metric.")},
-                "metrics_uri": package.get("ModelMetrics", {}).get("ModelQuality", {}).get("Statistics", {}).get("S3Uri"),
-                "created": _iso(package.get("CreationTime")),
-            })
-    return sorted(found, key=lambda m: m["version"] or 0)
+    """Model package versions in the group (of one run, when given), oldest first, with their metrics."""
+    return [v for v in versions(sagemaker, group) if run_id is None or v["run_id"] == run_id]
 
 
 def _iso(value: Any) -> str | None:
     return value.isoformat() if isinstance(value, datetime) else value
+
+
+def version_row(package: dict[str, Any]) -> dict[str, Any]:
+    """One model package version (describe_model_package) as the fields a reviewer compares."""
+    metadata = package.get("CustomerMetadataProperties", {}) or {}
+    return {
+        "version": package.get("ModelPackageVersion"),
+        "arn": package["ModelPackageArn"],
+        "group": package.get("ModelPackageGroupName"),
+        "kind": metadata.get("ModelKind"),
+        "run_id": metadata.get("RunId"),
+        "trigger": metadata.get("TriggerType"),
+        "data_version": metadata.get("DataVersion"),
+        "data_location": metadata.get("DataLocation"),
+        "code_version": metadata.get("CodeVersion"),
+        "training_job": metadata.get("TrainingJob"),
+        "approval": package.get("ModelApprovalStatus"),
+        "approval_note": package.get("ApprovalDescription") or metadata.get("ReviewNote"),
+        "reviewed_by": metadata.get("ReviewedBy"),
+        "reviewed_at": metadata.get("ReviewedAt"),
+        "metrics": {k.removeprefix("Metric."): float(v) for k, v in metadata.items() if k.startswith("Metric.")},
+        "hyperparameters": {k.removeprefix("Hp."): v for k, v in metadata.items() if k.startswith("Hp.")},
+        "metrics_uri": package.get("ModelMetrics", {}).get("ModelQuality", {}).get("Statistics", {}).get("S3Uri"),
+        "created": _iso(package.get("CreationTime")),
+    }
+
+
+def versions(sagemaker: Any, group: str, approval: str | None = None) -> list[dict[str, Any]]:
+    """Every version in the group (optionally only one approval status), oldest first."""
+    query: dict[str, Any] = {"ModelPackageGroupName": group}
+    if approval:
+        query["ModelApprovalStatus"] = approval
+    found = []
+    for page in sagemaker.get_paginator("list_model_packages").paginate(**query):
+        for summary in page["ModelPackageSummaryList"]:
+            found.append(version_row(sagemaker.describe_model_package(ModelPackageName=summary["ModelPackageArn"])))
+    return sorted(found, key=lambda v: v["version"] or 0)
+
+
+def latest_approved(sagemaker: Any, group: str) -> dict[str, Any] | None:
+    approved = versions(sagemaker, group, "Approved")
+    return approved[-1] if approved else None
+
+
+def outcomes(history: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Per state entered: outcome (succeeded, failed, cached, retried, running), times entered,
+    attempts (TaskScheduled), first entered and last exited. Events are attributed to states through
+    previousEventId, so the interleaved iterations of a Map are counted right."""
+    owner: dict[int, str | None] = {}
+    seen: dict[str, dict[str, Any]] = {}
+    last_entered: str | None = None
+    execution_ended = False
+    entries: list[tuple[int, str]] = []  # (position in the history, state entered)
+    for position, event in enumerate(history):
+        kind, at = event["type"], event.get("timestamp")
+        if kind.endswith("StateEntered"):
+            name = event["stateEnteredEventDetails"]["name"]
+            entry = seen.setdefault(name, {"entered": 0, "exited": 0, "attempts": 0, "failures": 0, "successes": 0,
+                                           "terminal": None, "first": at, "last": at})
+            entry["entered"] += 1
+            entries.append((position, name))
+            if kind in ("FailStateEntered", "SucceedStateEntered"):
+                entry["terminal"] = "failed" if kind == "FailStateEntered" else "succeeded"
+            owner[event["id"]] = last_entered = name
+            continue
+        previous = event.get("previousEventId")
+        name = owner.get(previous, last_entered) if previous else last_entered
+        owner[event["id"]] = name
+        if kind in _EXECUTION_ENDED:
+            execution_ended = True
+        if kind.endswith("StateExited"):
+            name = event["stateExitedEventDetails"]["name"]
+            entry = seen.get(name)
+            if entry:
+                entry["exited"] += 1
+                entry["last"] = at
+            continue
+        entry = seen.get(name) if name else None
+        if entry is None:
+            continue
+        if kind == "TaskScheduled":
+            entry["attempts"] += 1
+        elif kind in _TASK_FAILED:
+            entry["failures"] += 1
+            entry["failed_at"] = position
+            entry["last"] = at
+        elif kind in _TASK_SUCCEEDED:
+            entry["successes"] += 1
+    for name, entry in seen.items():  # a failure that a Catch turned into another state has ended its state
+        entry["caught"] = "failed_at" in entry and any(p > entry["failed_at"] and n != name for p, n in entries)
+    result = {name: {"outcome": _outcome(name, entry, execution_ended), "entered": entry["entered"],
+                     "attempts": entry["attempts"], "first": entry["first"], "last": entry["last"]}
+              for name, entry in seen.items()}
+    for name in list(result):  # the step a cache hit stood in for counts as cached too
+        step = name.removesuffix("FromCache")
+        if step != name and step not in result:
+            result[step] = {**result[name], "attempts": 0, "outcome": "cached"}
+    return result
+
+
+def _outcome(name: str, entry: dict[str, Any], execution_ended: bool) -> str:
+    if entry["terminal"]:
+        return entry["terminal"]
+    if name.endswith("FromCache"):
+        return "cached"
+    if entry["exited"] < entry["entered"]:  # still in it (a retry may be on its way) unless the run moved on
+        return "failed" if execution_ended or entry["caught"] else "running"
+    if entry["failures"] and entry["successes"] < entry["entered"]:
+        return "failed"
+    if entry["attempts"] > entry["entered"]:
+        return "retried"
+    return "succeeded"
+
+
+def wait_until(what: str, check: Any, timeout: float, every: float = 1.0) -> Any:
+    """check() until it returns something truthy (returned), or TimeoutError naming what was awaited."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(every)
+    raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what}")

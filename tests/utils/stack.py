@@ -6,7 +6,7 @@ from typing import Any
 
 import boto3
 
-from retrainer import demo
+from retrainer import runs
 from retrainer.local.stack import REGION
 
 FINAL = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
@@ -28,7 +28,7 @@ def executions_for(sfn: Any, state_machine_arn: str, landing_uri: str) -> list[d
 
 def wait_until(condition, timeout: float = 60, every: float = 0.5, what: str = "condition"):
     try:
-        return demo.wait_until(what, condition, timeout, every)
+        return runs.wait_until(what, condition, timeout, every)
     except TimeoutError as error:
         raise AssertionError(str(error)) from None
 
