@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
+
+# what the code publishes as s3://<artifacts>/code/<version>/scarcegan/parameters.json
+PARAMETER_SCHEMA = Path(__file__).resolve().parents[2] / "training_containers" / "scarcegan" / "parameters.json"
 
 
 class FakeObjects:
@@ -24,7 +29,9 @@ class FakeObjects:
         return uri.removeprefix("s3://") in self.objects or uri in self.documents
 
     def read_json(self, uri: str) -> Any:
-        return self.documents[uri]
+        if uri not in self.documents and uri.endswith("/scarcegan/parameters.json"):
+            return json.loads(PARAMETER_SCHEMA.read_text())
+        return self.documents[uri]  # KeyError, as S3Objects.read_json for a missing object
 
 
 class FakeWorkflow:
