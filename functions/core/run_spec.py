@@ -23,7 +23,6 @@ from core.settings import StartRetrainingSettings
 CONTAINER_DIR = "scarcegan"  # training_containers/<CONTAINER_DIR> is what code/<version>/ holds
 MAX_RUN_ID = 36  # job names "<prefix≤9>-<run id>-r<n>-<step≤10>-<attempt≤2>" must fit in 63 characters
 BASE_DIR = ["--base-dir", "/opt/ml/processing"]
-PROCESSING_ROOT = "/opt/ml/processing/input"
 TRAINING_RETRIES = 2  # SageMaker's own RetryStrategy: re-runs a training job that failed on an internal error
 
 
@@ -55,7 +54,6 @@ class Step(_Spec):
 
 class ProcessingStep(Step):
     arguments: list[str]
-    inputs: list[dict[str, Any]] = []  # extra ProcessingInputs (evaluate: the champion when there is one)
 
 
 class TrainingStep(Step):
@@ -79,6 +77,14 @@ class Paths(_Spec):
     report: str
 
 
+class Retries(_Spec):
+    """In-job transient failures (internal error, capacity) re-run the failed step, at most `max` times."""
+
+    attempt: int = 0
+    max: int = 2
+    wait_seconds: int = 60
+
+
 class QualityGate(_Spec):
     min_recall: float
     max_flagged_share: float
@@ -99,6 +105,7 @@ class RunSpec(_Spec):
     overrides: dict[str, str] = {}  # what the trigger and the landing's manifest set, validated
     champion: Champion | None = None
     options: dict[str, bool]
+    retries: Retries
     cache_keys: dict[str, str]
     quality_gate: QualityGate
     paths: Paths
@@ -191,6 +198,7 @@ def build_run_input(
         overrides=overrides,
         champion=champion,
         options={"use_cache": trigger.use_cache},
+        retries=Retries(wait_seconds=settings.transient_retry_wait_seconds),
         cache_keys=keys,
         quality_gate=QualityGate(**gate, report_bucket=settings.artifacts_bucket,
                                  report_key=f"steps/evaluate/{keys['evaluate']}/report/evaluation.json"),
@@ -202,16 +210,9 @@ def build_run_input(
         preprocess=ProcessingStep(**resources["preprocess"].model_dump(), arguments=[*BASE_DIR, *arguments(params["data"])]),
         train=training("train", "scarcegan", "train.py"),
         challenger=training("challenger", "gradient-boosting", "train_gb.py"),
-        evaluate=ProcessingStep(**resources["evaluate"].model_dump(), arguments=evaluate_arguments,
-                                inputs=[champion_input(champion)] if champion else []),
+        evaluate=ProcessingStep(**resources["evaluate"].model_dump(), arguments=evaluate_arguments),
     )
     return spec.model_dump(mode="json")
-
-
-def champion_input(champion: Champion) -> dict[str, Any]:
-    return {"InputName": "champion", "S3Input": {
-        "S3Uri": champion.model_data_url, "LocalPath": f"{PROCESSING_ROOT}/champion", "S3DataType": "S3Prefix",
-        "S3InputMode": "File", "S3DataDistributionType": "FullyReplicated"}}
 
 
 def cache_keys(data: str, code: str, steps: dict[str, Any], params: dict[str, dict[str, str]],

@@ -60,6 +60,7 @@ class StartRetrainingSettings(_Environment):
     drift_metric_namespace: str = "Retrainer/Drift"
     quality_gate_min_recall: float = 0.0
     quality_gate_max_flagged_share: float = 1.0
+    transient_retry_wait_seconds: int = 60
 
     @property
     def lock_ttl_seconds(self) -> int:

@@ -34,6 +34,7 @@ LOCAL_PARAMETERS = {
     "InferenceImageUri": "763104351884.dkr.ecr.us-east-1.amazonaws.com/tensorflow-inference:2.16-cpu",
     "ChallengerImageUri": "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.4-2-cpu-py3",
     "TriggerBatchingWindowSeconds": "2",
+    "TransientRetryWaitSeconds": "1",
 }
 CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": REGION}
 log = logging.getLogger(__name__)
