@@ -3,7 +3,7 @@ from core.errors import RegistrationError
 from core.registration import MAX_METADATA_VALUE, Candidate, register
 
 from tests.utils.events import sample
-from tests.utils.fakes import FakeObjects, FakeRegistry, FakeRegisteredContent
+from tests.utils.fakes import FakeObjects, FakeRegisteredContent, FakeRegistry
 
 STATISTICS = {
     "version": 0.0,
