@@ -57,9 +57,24 @@ def request(events: Any, detail_type: str, detail: dict[str, Any]) -> None:
         raise RuntimeError(f"EventBridge refused the request: {response['Entries']}")
 
 
+def parameter_schema(session: Any, stack: dict[str, Any]) -> Any:
+    """The parameter schema the stack's deployed code publishes (its ParameterSchemaUri output)."""
+    from core.aws import split_s3_uri
+    from core.parameters import Schema
+
+    bucket, key = split_s3_uri(stack["outputs"]["ParameterSchemaUri"])
+    return Schema.from_json(session.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read())
+
+
 def _start(args: argparse.Namespace) -> int:
+    from core.parameters import InvalidParameters
+
     session, stack = _stack()
-    overrides = dict(_pair(p) for p in args.param)
+    try:  # checked here, before anything is queued; the trigger checks again (other producers exist)
+        overrides = parameter_schema(session, stack).validate(dict(_pair(p) for p in args.param), "--param ")
+    except InvalidParameters as error:
+        print(f"retrainer start: {error}", file=sys.stderr)
+        return 2
     request_id = str(uuid.uuid4())
     gate = {k: float(v) for k, v in (_pair(g) for g in args.gate)}
     detail = {"model": args.model, "request_id": request_id, "overrides": overrides, "quality_gate": gate, "use_cache": not args.no_cache,
