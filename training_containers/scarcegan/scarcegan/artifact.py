@@ -44,6 +44,7 @@ SCORE_DEFINITIONS = {
                          "labelled group)",
 }
 _FIXED_ZIP_TIME = (1980, 1, 1, 0, 0, 0)
+SCORE_CHUNK = 65536
 
 
 class ArtifactError(DataError):
@@ -175,7 +176,10 @@ class Scorer:
 
     def score_values(self, x: np.ndarray) -> np.ndarray:
         if self.family == "scarcegan":
-            probabilities = np.asarray(self.model.predict(x, verbose=0, batch_size=4096))
+            # eager calls in fixed-size chunks: no tf.function retraced per input shape
+            chunks = [np.asarray(self.model(x[i:i + SCORE_CHUNK], training=False))
+                      for i in range(0, len(x), SCORE_CHUNK)]
+            probabilities = np.concatenate(chunks) if chunks else np.zeros((0, len(self.metadata["class_order"])))
             return scarcegan_score(probabilities, self.metadata["class_order"])
         return np.asarray(self.model.predict_proba(x)[:, 1], dtype=np.float64)
 
