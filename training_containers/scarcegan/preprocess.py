@@ -113,6 +113,7 @@ def main(base_dir: str | Path = "/opt/ml/processing", input_format: str | None =
     # ---- who goes where: stratified by label, seeded; unlabeled players all train the GAN ----
     players = pd.concat([pd.DataFrame({ID_COLUMN: frame[ID_COLUMN].unique(), LABEL_COLUMN: group})
                          for group, frame in groups.items() if group != UNLABELED_GROUP], ignore_index=True)
+    players = players.sort_values(ID_COLUMN, ignore_index=True)  # same split however the files are cut
     players["split"] = split_players(players[LABEL_COLUMN].to_numpy(), params["test_fraction"],
                                      validation_share, params["split_seed"])
     train_players = players[players["split"] == "train"]

@@ -191,9 +191,9 @@ def check_rows(frame: pd.DataFrame, spec: InputSpec, shown: str,
             raise DataError(shown, f"missing column(s) {', '.join(missing)} {hint}")
         frame = normalise_ids(frame, spec, shown)
         check_numeric(frame, shown, (WEEK_COLUMN, *telemetry_columns))
-        dup = frame.duplicated([ID_COLUMN, WEEK_COLUMN])
+        dup = frame.duplicated([ID_COLUMN, WEEK_COLUMN]).to_numpy()
         if dup.any():
-            first = frame.loc[dup.idxmax()]
+            first = frame.iloc[int(dup.argmax())]
             raise DataError(shown, f"{int(dup.sum())} duplicate player-week row(s), e.g. "
                                    f"player {first[ID_COLUMN]} week {first[WEEK_COLUMN]}")
         missing_cats = [c for c in spec.categorical_columns if c not in frame.columns]
@@ -209,10 +209,10 @@ def check_rows(frame: pd.DataFrame, spec: InputSpec, shown: str,
 
 
 def check_one_row_per_player(frame: pd.DataFrame, shown: str) -> None:
-    dup = frame.duplicated([ID_COLUMN])
+    dup = frame.duplicated([ID_COLUMN]).to_numpy()
     if dup.any():
         raise DataError(shown, f"{int(dup.sum())} duplicate player row(s), e.g. player "
-                               f"{frame.loc[dup.idxmax(), ID_COLUMN]} (input format 'features' "
+                               f"{frame[ID_COLUMN].iloc[int(dup.argmax())]} (input format 'features' "
                                "has one row per player; weekly rows are input-format=telemetry)")
 
 

@@ -74,6 +74,7 @@ class FeaturePipeline:
             recent_weeks: int = RECENT_WEEKS, shown: str = "training rows") -> FeaturePipeline:
         """Fit on the raw rows of the training players (already validated or not: they are checked)."""
         telemetry: dict = {}
+        rows = rows.reset_index(drop=True)
         if spec.input_format == "telemetry":
             telemetry = {"columns": list(TELEMETRY_COLUMNS), "statistics": list(STATISTICS),
                          "recent_weeks": int(recent_weeks)}
@@ -105,6 +106,7 @@ class FeaturePipeline:
         if raw is None or len(raw) == 0:
             raise DataError(shown, "no rows to transform")
         spec = self.input_spec
+        raw = raw.reset_index(drop=True)
         if self.input_format == "telemetry":
             rows = check_rows(raw.copy(), spec, shown, self.telemetry["columns"])
             base, categories = _per_player(rows, "telemetry", self.telemetry, None, self.categorical_columns)
