@@ -268,6 +268,8 @@ def main(base_dir: str | Path = "/opt/ml/processing", champion_metric: str = "pr
                  "quality_statistics": e["quality_statistics"], "content_key": e["content_key"],
                  "beats_champion": e["beats_champion"],
                  "metrics": {name: {b: v[b] for b in ("value", "low", "high")} for name, v in e["metrics"].items()},
+                 "cv": {name: {b: v[b] for b in ("mean", "std", "folds")} for name, v in e["cv"].items()}
+                 if e.get("cv") else None,
                  "aliases": e["aliases"]}
                 for k, e in report.items() if e["gate"]["passed"]]
     evaluation = {
