@@ -309,7 +309,7 @@ def featurised(groups: dict[str, pd.DataFrame], seed: int = 0) -> dict[str, pd.D
             table["max_deposit_amount"] = whole["deposit_amount"].max().to_numpy()
             table["recent_deposit_amount"] = (late["deposit_amount"].sum()
                                               .reindex(whole.size().index).fillna(0.0).to_numpy())
-            # the engineered "growth" columns real exports carry: ratios, heavy-tailed, noisy
+            # the engineered "growth" columns real exports carry: noisy ratios
             early = frame[frame["week"] <= weeks - 4].groupby("player_id", sort=False)
             early_mean = early["deposit_amount"].mean().reindex(whole.size().index).fillna(0.0).to_numpy()
             table["deposit_growth"] = np.round(table["recent_deposit_amount"].to_numpy() / 4 / (early_mean + 10.0), 4)

@@ -20,9 +20,11 @@ import numpy as np
 import pandas as pd
 from scarcegan import artifact
 from scarcegan.errors import DataError
+from scarcegan.inputs import read_part
 from scarcegan.metrics import INTERVAL_LEVEL, binary_metrics, curve_points, interval, metrics_with_intervals
 from scarcegan.model_quality import model_quality_statistics
 from scarcegan.parameters import parse_family
+from scarcegan.pipeline import FeaturePipeline
 from scarcegan.schema import ID_COLUMN, LABEL_COLUMN, LABELLED_GROUPS, POSITIVE_CLASS
 
 FAMILY = "evaluation"
@@ -49,13 +51,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 # ---------------------------------------------------------------- inputs
-def read_csv(path: Path, shown: str, what: str) -> pd.DataFrame:
+def read_csv(path: Path, shown: str, what: str, text_columns: tuple[str, ...] = ()) -> pd.DataFrame:
+    """A split file, read as preprocess reads landings (ids, labels and categoricals as text)."""
     if not path.is_file():
         raise DataError(shown, f"missing ({what})")
-    try:
-        frame = pd.read_csv(path, dtype={ID_COLUMN: str, LABEL_COLUMN: str})
-    except pd.errors.EmptyDataError:
-        raise DataError(shown, "is empty (no header, no rows)") from None
+    frame = read_part(path, shown, (ID_COLUMN, LABEL_COLUMN, *text_columns))
     if frame.empty:
         raise DataError(shown, "has no rows")
     for column in (ID_COLUMN, LABEL_COLUMN):
@@ -192,11 +192,13 @@ def main(base_dir: str | Path = "/opt/ml/processing", champion_metric: str = "pr
     settings = {"champion_metric": champion_metric, "metric_key": metric, "champion_margin": champion_margin,
                 "min_precision": min_precision, "bootstrap_resamples": bootstrap_resamples,
                 "min_recall": min_recall, "max_flagged_share": max_flagged_share, "seed": seed}
-    test = read_csv(base / "input/test/test.csv", "input/test/test.csv", "run preprocess first")
-    raw = read_csv(base / "input/test/raw.csv", "input/test/raw.csv", "the test players' landing rows, from preprocess")
     pipeline_json = base / "input/artifacts/pipeline.json"
     if not pipeline_json.is_file():
         raise DataError("input/artifacts/pipeline.json", "missing (run preprocess first)")
+    categoricals = tuple(FeaturePipeline.load(pipeline_json).categorical_columns)
+    test = read_csv(base / "input/test/test.csv", "input/test/test.csv", "run preprocess first")
+    raw = read_csv(base / "input/test/raw.csv", "input/test/raw.csv", "the test players' landing rows, from preprocess",
+                   categoricals)
     truth = (test[LABEL_COLUMN] == POSITIVE_CLASS).to_numpy()
     evaluation_time = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     out = base / "output"
@@ -266,6 +268,8 @@ def main(base_dir: str | Path = "/opt/ml/processing", champion_metric: str = "pr
                  "quality_statistics": e["quality_statistics"], "content_key": e["content_key"],
                  "beats_champion": e["beats_champion"],
                  "metrics": {name: {b: v[b] for b in ("value", "low", "high")} for name, v in e["metrics"].items()},
+                 "cv": {name: {b: v[b] for b in ("mean", "std", "folds")} for name, v in e["cv"].items()}
+                 if e.get("cv") else None,
                  "aliases": e["aliases"]}
                 for k, e in report.items() if e["gate"]["passed"]]
     evaluation = {

@@ -22,7 +22,7 @@ import pyarrow.csv as pa_csv
 from scarcegan.baseline_statistics import baseline_statistics
 from scarcegan.errors import DataError
 from scarcegan.features import RECENT_WEEKS
-from scarcegan.inputs import MANIFEST, InputSpec, part_files, read_batch
+from scarcegan.inputs import MANIFEST, RESERVED_COLUMNS, InputSpec, part_files, read_batch
 from scarcegan.parameters import family_defaults, family_schema, parse_family, validate_family
 from scarcegan.pipeline import FeaturePipeline
 from scarcegan.schema import (
@@ -148,7 +148,7 @@ def main(base_dir: str | Path = "/opt/ml/processing", input_format: str | None =
         "validation/val.csv": table("validation", True),
         "test/test.csv": table("test", True),
     }
-    test_raw = raw["test"].copy()
+    test_raw = raw["test"].drop(columns=[c for c in RESERVED_COLUMNS if c in raw["test"].columns])
     test_raw.insert(1, LABEL_COLUMN, test_raw[ID_COLUMN].map(label_of))
     written_raw = {"test/raw.csv": test_raw[[ID_COLUMN, LABEL_COLUMN]
                                             + [c for c in test_raw.columns if c not in (ID_COLUMN, LABEL_COLUMN)]]}
@@ -191,8 +191,8 @@ def _quality_report(groups: dict[str, pd.DataFrame], base: Path, data_dir: Path,
         if spec.input_format == "telemetry":
             weeks = frame.groupby(ID_COLUMN)[WEEK_COLUMN].nunique()
             all_weeks = int(frame[WEEK_COLUMN].nunique())
-            entry["weeks"] = {"min": float(frame[WEEK_COLUMN].min()),
-                              "max": float(frame[WEEK_COLUMN].max()), "distinct": all_weeks}
+            entry["weeks"] = {"min": _number(frame[WEEK_COLUMN].min()),
+                              "max": _number(frame[WEEK_COLUMN].max()), "distinct": all_weeks}
             entry["players_with_missing_weeks"] = int((weeks < all_weeks).sum())
             negative = {c: int((frame[c] < 0).sum()) for c in TELEMETRY_COLUMNS
                         if c != "net_loss" and (frame[c] < 0).any()}
@@ -218,10 +218,14 @@ def _quality_report(groups: dict[str, pd.DataFrame], base: Path, data_dir: Path,
         if n_risky < 10:
             report["warnings"].append(f"{name} holds {n_risky} risky player(s): one number on it is "
                                       "noise; read its interval")
-    ignored = [c for c in groups[POSITIVE_CLASS].columns if c in ("label", "fold")]
+    ignored = [c for c in groups[POSITIVE_CLASS].columns if c in RESERVED_COLUMNS]
     if ignored:
         report["warnings"].append(f"landed column(s) {ignored} ignored (preprocess writes them itself)")
     return report
+
+
+def _number(value) -> int | float:
+    return int(value) if float(value).is_integer() else float(value)
 
 
 def cli(argv: list[str] | None = None) -> int:

@@ -127,3 +127,35 @@ def test_featurised_landing_runs_end_to_end(preprocess, tmp_path, fmt):
     report = preprocess.main(tmp_path, input_format="features")
     assert report["splits"]["test/test.csv"]["risky"] >= 1
     assert "payment_method=__unseen__" in pd.read_csv(tmp_path / "output/validation/val.csv", nrows=0).columns
+
+
+def test_telemetry_with_declared_categoricals_and_heavy_tails(preprocess, tmp_path):
+    from scarcegan.pipeline import FeaturePipeline
+
+    from retrainer.synthetic import generate
+
+    # Given weekly telemetry with whales and per-player attributes, declared as categoricals
+    write_batch(generate(seed=2, heavy_tails=True, categoricals=True, **SMALL), tmp_path / "input/data",
+                fmt="parquet")
+    preprocess.main(tmp_path, categorical_columns="platform,payment_method")
+    out = tmp_path / "output"
+    pipeline = FeaturePipeline.load(out / "artifacts/pipeline.json")
+    # Then the attributes are one-hot model inputs and the test split is the pipeline on raw rows
+    assert {"platform=ios", "payment_method=crypto", "payment_method=__unseen__"} <= set(pipeline.feature_names)
+    assert not any(name.startswith("country") for name in pipeline.feature_names)  # not declared
+    test = _features(tmp_path)
+    scored = pipeline.transform(pipeline.read_rows(out / "test/raw.csv")).sort_index()
+    np.testing.assert_allclose(scored.to_numpy(), test[pipeline.feature_names].to_numpy(), rtol=1e-6, atol=1e-6)
+
+
+def test_a_label_column_in_the_landing_is_never_a_feature(preprocess, tmp_path):
+    groups = featurised_batch(seed=8, **SMALL)
+    for name, frame in groups.items():
+        frame["label"] = name  # a leak: the group itself
+    write_batch(groups, tmp_path / "input/data")
+    report = preprocess.main(tmp_path, input_format="features")
+    columns = pd.read_csv(tmp_path / "output/train/train.csv", nrows=0).columns
+    assert not any(c.startswith("label=") for c in columns)
+    assert any("['label'] ignored" in w for w in report["warnings"])
+    raw = pd.read_csv(tmp_path / "output/test/raw.csv", keep_default_na=False)
+    assert list(raw.columns).count("label") == 1 and set(raw["label"]) <= {"risky", "dormant", "normal", "heavy"}

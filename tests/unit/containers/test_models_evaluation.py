@@ -98,6 +98,7 @@ def test_without_champion_every_gate_passing_candidate_is_registered_as_beating_
         assert entry["model_package"] == f"models/{entry['kind']}/model.tar.gz"
         assert entry["quality_statistics"] == f"quality/{entry['kind']}/statistics.json"
         assert len(entry["content_key"]) == 64 and set(entry["metrics"]["pr_auc"]) == {"value", "low", "high"}
+        assert (entry["cv"] is not None) == (entry["family"] == "gradient-boosting")
 
 
 def test_intervals_contain_the_point_value(first):
@@ -165,6 +166,14 @@ def test_an_old_format_champion_is_reported_not_comparable(run, evaluate, tmp_pa
     assert report["champion"] == {"version": "3", "comparable": False, "reason": report["champion_note"],
                                   "metrics": None}
     assert all(r["beats_champion"] for r in report["register"])
+
+
+def test_without_a_challenger_job_the_scarcegan_candidates_are_still_evaluated(run, evaluate, tmp_path):
+    base = _evaluation_base(run, tmp_path)
+    (base / "input/challenger/model.tar.gz").unlink()
+    report = evaluate.main(base, bootstrap_resamples=10, min_recall=0.0, max_flagged_share=1.0)
+    assert "gradient-boosting" not in report["candidates"] and report["candidates"]
+    assert report["notes"] == ["no challenger: input/challenger/model.tar.gz absent"]
 
 
 def test_evaluate_cli_refuses_an_unknown_parameter(evaluate, tmp_path, capsys):
