@@ -96,7 +96,8 @@ def metadata(candidate: Candidate) -> dict[str, str]:
         **{f"Metric.{name}": str(interval) for name, interval in sorted(candidate.metrics.items())},
         **{f"Hp.{k}": v for k, v in candidate.parameters.get(candidate.family, {}).items()},
     }
-    return {k: v[:MAX_METADATA_VALUE] for k, v in list(values.items())[:MAX_METADATA_ENTRIES]}
+    present = [(k, v) for k, v in values.items() if v]  # SageMaker refuses empty values
+    return {k: v[:MAX_METADATA_VALUE] for k, v in present[:MAX_METADATA_ENTRIES]}
 
 
 def register(candidate: Candidate, inference_image: str, artifacts: Artifacts, registry: Registry,

@@ -32,7 +32,7 @@ LOCAL_PARAMETERS = {
     "ProcessingImageUri": "763104351884.dkr.ecr.us-east-1.amazonaws.com/tensorflow-training:2.16-cpu-py310",
     "TrainingImageUri": "763104351884.dkr.ecr.us-east-1.amazonaws.com/tensorflow-training:2.16-cpu-py310",
     "InferenceImageUri": "763104351884.dkr.ecr.us-east-1.amazonaws.com/tensorflow-inference:2.16-cpu",
-    "ChallengerImageUri": "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.4-2-cpu-py3",
+    "ChallengerImageUri": "763104351884.dkr.ecr.us-east-1.amazonaws.com/tensorflow-training:2.16-cpu-py310",
     "TriggerBatchingWindowSeconds": "2",
     "TransientRetryWaitSeconds": "1",
 }

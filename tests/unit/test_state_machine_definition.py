@@ -72,7 +72,12 @@ def test_every_task_retries_and_is_caught():
 
 
 def test_failures_are_recorded_then_end_the_run_failed_with_the_cause():
-    for name, state, _ in all_states(ASL):
+    for branch in ASL["States"]["Training"]["Branches"]:  # a branch re-raises under its step's name, cause kept
+        fails = [s for s in branch["States"].values() if s["Type"] == "Fail"]
+        assert len(fails) == 1 and fails[0]["Error"].endswith("Failed") and not fails[0]["Error"].startswith("States.")
+    for name, state, enclosing in all_states(ASL):
+        if enclosing and enclosing["Type"] == "Parallel":
+            continue
         for catch in state.get("Catch", []):
             if name == "HandleFailure":  # recording must never stop the run from failing
                 assert catch["Next"] == "RunFailed"
