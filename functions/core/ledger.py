@@ -163,13 +163,24 @@ class Ledger:
             ExpressionAttributeValues=values,
         )
 
-    def add_attempt(self, run_id: str, attempt: dict[str, Any]) -> None:
-        self.table.update_item(
-            Key={"pk": f"RUN#{run_id}", "sk": "RUN"},
-            UpdateExpression="SET attempts = list_append(if_not_exists(attempts, :none), :attempt), #status = :running REMOVE failure",
-            ExpressionAttributeNames={"#status": "status"},
-            ExpressionAttributeValues={":none": [], ":attempt": [_clean(attempt)], ":running": "RUNNING"},
-        )
+    def add_attempt(self, run_id: str, attempt: dict[str, Any]) -> bool:
+        """Record one execution of the run, once: False when that execution is recorded already (two
+        invocations racing on one trigger both saw the run without it)."""
+        try:
+            self.table.update_item(
+                Key={"pk": f"RUN#{run_id}", "sk": "RUN"},
+                UpdateExpression="SET attempts = list_append(if_not_exists(attempts, :none), :attempt), #status = :running "
+                                 "ADD executions :execution REMOVE failure, queued_behind",
+                ConditionExpression="attribute_not_exists(executions) OR NOT contains(executions, :name)",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues={":none": [], ":attempt": [_clean(attempt)], ":running": "RUNNING",
+                                           ":execution": {attempt["execution"]}, ":name": attempt["execution"]},
+            )
+            return True
+        except ClientError as error:
+            if _conditional_failed(error):
+                return False
+            raise
 
     def latest_succeeded(self, model: str) -> dict[str, Any] | None:
         """The model's newest successful run (its preprocess artifacts are the drift baseline)."""

@@ -79,8 +79,7 @@ def start_or_coalesce(spec: dict[str, Any], workflow: Starter, ledger: Any, lock
     if not existing:
         ledger.record_run(_run_record(spec))
     started = workflow.start(rid, spec)
-    if started or not (ledger.run(rid) or {}).get("attempts"):
-        ledger.add_attempt(rid, {"execution": rid, "started_at": int(time.time())})
+    ledger.add_attempt(rid, {"execution": rid, "started_at": int(time.time())})  # once per execution, whoever wins
     return Decision("start", model, rid) if started else Decision("duplicate", model, rid, reason="its execution exists already")
 
 

@@ -95,7 +95,7 @@ class AlarmStateEmitter(_Watcher):
         super().__init__(session, "alarm-state-emitter")
         self.cloudwatch = session.client("cloudwatch")
         self.states: dict[str, dict[str, Any]] = {}
-        self.evaluated: dict[str, int] = {}
+        self.evaluated: dict[str, datetime] = {}  # per alarm: datapoints before this time are evaluated
 
     def poll(self) -> None:
         for alarm in self.cloudwatch.describe_alarms(AlarmTypes=["MetricAlarm"])["MetricAlarms"]:
@@ -115,20 +115,28 @@ class AlarmStateEmitter(_Watcher):
                 })
 
     def _evaluate(self, alarm: dict[str, Any]) -> dict[str, Any]:
-        """New datapoints that breach (or no longer breach) the threshold change the state."""
+        """Datapoints put since the last look that breach (or no longer breach) the threshold change
+        the state. "Since the last look" is a time range, not a count of aggregated points: two
+        datapoints can fall into one period (one aggregate), and an old one can leave the window as a
+        new one arrives (the count stays the same) — a count missed both."""
         if "MetricName" not in alarm or alarm.get("ComparisonOperator") not in _BREACHES:
             return alarm
-        now = datetime.now(UTC)
+        now = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=1)
         window = timedelta(seconds=int(alarm["Period"]) * int(alarm["EvaluationPeriods"]))
+        since = max(self.evaluated.get(alarm["AlarmArn"], now - window), now - window)
+        # the current second is looked at again next time: a datapoint may still arrive in it
+        self.evaluated[alarm["AlarmArn"]] = now - timedelta(seconds=1)
         statistic = alarm.get("Statistic", "Maximum")
-        points = self.cloudwatch.get_metric_statistics(
-            Namespace=alarm["Namespace"], MetricName=alarm["MetricName"], Dimensions=alarm.get("Dimensions", []),
-            StartTime=now - window, EndTime=now + timedelta(seconds=1), Period=int(alarm["Period"]), Statistics=[statistic],
-        )["Datapoints"]
-        if not points or self.evaluated.get(alarm["AlarmArn"]) == len(points):
+
+        def datapoints(start: datetime) -> list[dict[str, Any]]:
+            return self.cloudwatch.get_metric_statistics(
+                Namespace=alarm["Namespace"], MetricName=alarm["MetricName"], Dimensions=alarm.get("Dimensions", []),
+                StartTime=start, EndTime=now, Period=int(alarm["Period"]), Statistics=[statistic],
+            )["Datapoints"]
+
+        if not datapoints(since):
             return alarm
-        self.evaluated[alarm["AlarmArn"]] = len(points)
-        value = max(p[statistic] for p in points)
+        value = max(p[statistic] for p in datapoints(now - window))
         breached = _BREACHES[alarm["ComparisonOperator"]](value, float(alarm["Threshold"]))
         target = "ALARM" if breached else "OK"
         if target == alarm["StateValue"]:

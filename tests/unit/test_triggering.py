@@ -121,6 +121,8 @@ def test_racing_invocations_for_one_landing_start_one_run(ledger):
 
     assert len(workflow.started) == 1
     assert sorted(d.action for d in decisions) == ["duplicate", "duplicate", "duplicate", "start"]
+    (run_id,) = workflow.started
+    assert [a["execution"] for a in ledger.run(run_id)["attempts"]] == [run_id]  # one execution, recorded once
 
 
 def test_a_flapping_drift_alarm_starts_one_run(ledger):
