@@ -48,6 +48,7 @@ class Trigger(BaseModel):
     model: str
     landing: Landing | None = None
     object_key: str | None = None
+    object_version: str | None = None  # S3 version id, else ETag/sequencer: with the key, which object this is
     complete: bool = False  # a landing's _SUCCESS marker
     alarm_name: str | None = None
     alarm_state: str | None = None
@@ -127,8 +128,10 @@ def parse_trigger(body: str, alarm_models: dict[str, str] | None = None) -> Trig
 def _landing(event: S3EventNotificationEventBridgeModel) -> Trigger:
     key = event.detail.object.key
     landing, complete = parse_landing_key(event.detail.bucket.name, key)
+    obj = event.detail.object
+    version = obj.version_id or "/".join(v for v in (obj.etag, obj.sequencer) if v) or None
     return Trigger(type="data-landing" if landing.root == LANDING_ROOT else "scoring-landing", source=event.source, event_id=event.id, time=event.time,
-                   model=landing.model, landing=landing, object_key=key, complete=complete)
+                   model=landing.model, landing=landing, object_key=key, object_version=version, complete=complete)
 
 
 def _alarm(envelope: EventBridgeModel, detail: _AlarmDetail, alarm_models: dict[str, str]) -> Trigger:

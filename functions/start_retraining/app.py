@@ -26,6 +26,9 @@ from core.triggering import decide
 
 processor = BatchProcessor(event_type=EventType.SQS)
 DECISION_MEMORY_SECONDS = 24 * 3600  # a redelivered event within a day gets the same decision back
+# "The same event" is the same id about the same object: an id alone is not enough, producers (and
+# AWS's own documentation samples) reuse ids, and a new landing must never get an old one's answer.
+DECISION_KEY = "[event_id, landing.bucket, object_key, object_version]"
 
 
 @cache
@@ -34,7 +37,7 @@ def _persistence(table_name: str) -> DynamoDBPersistenceLayer:
 
 
 def decider(settings: StartRetrainingSettings, context: LambdaContext) -> Any:
-    config = IdempotencyConfig(event_key_jmespath="event_id", expires_after_seconds=DECISION_MEMORY_SECONDS)
+    config = IdempotencyConfig(event_key_jmespath=DECISION_KEY, expires_after_seconds=DECISION_MEMORY_SECONDS)
     config.register_lambda_context(context)
     persistence = _persistence(settings.idempotency_table)
 
