@@ -1,11 +1,13 @@
 """Events AWS emits and moto does not (docs/decisions/0011-local-event-emitters.md): Step Functions
 "Execution Status Change" and CloudWatch "Alarm State Change", put on the default bus in the shapes
-AWS documents, so the template's EventBridge rules route them as they would on AWS."""
+AWS documents, so the template's EventBridge rules route them as they would on AWS; and EventBridge
+Scheduler's invocations of a schedule's target (moto stores schedules, fires none)."""
 
 from __future__ import annotations
 
 import json
 import logging
+import re
 import threading
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -145,3 +147,68 @@ class AlarmStateEmitter(_Watcher):
         self.cloudwatch.set_alarm_state(AlarmName=alarm["AlarmName"], StateValue=target,
                                         StateReason=f"Threshold Crossed: datapoint [{value:.4g}] was {verb} the threshold ({alarm['Threshold']}).")
         return self.cloudwatch.describe_alarms(AlarmNames=[alarm["AlarmName"]])["MetricAlarms"][0]
+
+
+_RATE = re.compile(r"^rate\((\d+) (minute|minutes|hour|hours|day|days)\)$")
+_AT = re.compile(r"^at\((\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})\)$")
+_UNIT_SECONDS = {"minute": 60, "hour": 3600, "day": 86400}
+
+
+class ScheduleEmitter(_Watcher):
+    """EventBridge Scheduler, as far as this stack uses it: rate(...) and at(...) schedules (UTC) with an
+    SQS target get their Input sent on each due time, context attributes filled in. cron(...) is not
+    emulated (logged once per schedule)."""
+
+    interval = 1.0
+
+    def __init__(self, session: Any):
+        super().__init__(session, "schedule-emitter")
+        self.scheduler = session.client("scheduler")
+        self.sqs = session.client("sqs")
+        self.due: dict[str, tuple[str, datetime | None]] = {}  # schedule ARN -> (expression, next due time)
+
+    def poll(self) -> None:
+        now = datetime.now(UTC)
+        for group in self.scheduler.list_schedule_groups()["ScheduleGroups"]:
+            for summary in self.scheduler.list_schedules(GroupName=group["Name"])["Schedules"]:
+                schedule = self.scheduler.get_schedule(Name=summary["Name"], GroupName=group["Name"])
+                expression, arn = schedule["ScheduleExpression"], schedule["Arn"]
+                if self.due.get(arn, ("",))[0] != expression:  # new, or its expression changed
+                    self.due[arn] = (expression, _first_due(expression, now))
+                _, due = self.due[arn]
+                if due is None or now < due or schedule.get("State", "ENABLED") != "ENABLED":
+                    continue
+                self._invoke(schedule, due)
+                self.due[arn] = (expression, _next_due(expression, due, now))
+
+    def _invoke(self, schedule: dict[str, Any], due: datetime) -> None:
+        target = schedule["Target"]
+        if ":sqs:" not in target["Arn"]:
+            log.warning("schedule %s: only SQS targets are emulated locally", schedule["Name"])
+            return
+        body = target.get("Input", "{}")
+        for name, value in {"execution-id": str(uuid.uuid4()), "scheduled-time": due.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                            "schedule-arn": schedule["Arn"], "attempt-number": "1"}.items():
+            body = body.replace(f"<aws.scheduler.{name}>", value)
+        url = self.sqs.get_queue_url(QueueName=target["Arn"].rsplit(":", 1)[-1])["QueueUrl"]
+        self.sqs.send_message(QueueUrl=url, MessageBody=body)
+
+
+def _first_due(expression: str, now: datetime) -> datetime | None:
+    rate, at = _RATE.match(expression), _AT.match(expression)
+    if rate:
+        return now + timedelta(seconds=int(rate.group(1)) * _UNIT_SECONDS[rate.group(2).rstrip("s")])
+    if at:
+        return datetime.fromisoformat(at.group(1)).replace(tzinfo=UTC)
+    log.warning("schedule expression %r is not emulated locally (rate(...) and at(...) are)", expression)
+    return None
+
+
+def _next_due(expression: str, due: datetime, now: datetime) -> datetime | None:
+    rate = _RATE.match(expression)
+    if not rate:
+        return None  # at(...): once
+    period = timedelta(seconds=int(rate.group(1)) * _UNIT_SECONDS[rate.group(2).rstrip("s")])
+    while due <= now:
+        due += period
+    return due

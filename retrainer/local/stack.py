@@ -16,7 +16,7 @@ from moto.server import ThreadedMotoServer
 
 from retrainer.code_package import code_version, publish
 from retrainer.local import moto_patches
-from retrainer.local.emitters import AlarmStateEmitter, ExecutionStatusEmitter
+from retrainer.local.emitters import AlarmStateEmitter, ExecutionStatusEmitter, ScheduleEmitter
 from retrainer.local.faults import Faults
 from retrainer.local.jobs import JobRunner
 from retrainer.local.lambdas import LambdaRuntime
@@ -92,6 +92,7 @@ class LocalStack:
         self.pollers += [
             ExecutionStatusEmitter(session, [provisioned.outputs["StateMachineArn"]]),
             AlarmStateEmitter(session),
+            ScheduleEmitter(session),
         ]
         for poller in self.pollers:
             poller.start()
