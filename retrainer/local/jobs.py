@@ -30,6 +30,8 @@ from retrainer.local.faults import Faults
 
 log = logging.getLogger(__name__)
 CONTAINER_ROOT = Path("/opt/ml")
+INTERNAL_ERROR_CODE = "InternalServerError"
+INTERNAL_ERROR = f"{INTERNAL_ERROR_CODE}: We encountered an internal error. Please try again."  # SageMaker's own wording
 
 
 class JobFailed(Exception):
@@ -80,23 +82,38 @@ class JobRunner:
     def _run(self, kind: str, job: Any) -> None:
         name = job.training_job_name if kind == "Training" else job.processing_job_name
         root = self.work_dir / "jobs" / name / "opt" / "ml"
-        shutil.rmtree(root.parent.parent, ignore_errors=True)
         self._join_trial(kind, name, job.experiment_config or {})
         started = time.monotonic()
+        # SageMaker retries a training job that failed on an internal error, up to RetryStrategy's
+        # MaximumRetryAttempts, on fresh instances; each retry is a new "Starting" status transition.
+        # Processing jobs have no RetryStrategy: the state machine retries those.
+        retries = int(((getattr(job, "retry_strategy", None) or {}) if kind == "Training" else {}).get("MaximumRetryAttempts", 0))
+        for attempt in range(retries + 1):
+            shutil.rmtree(root.parent.parent, ignore_errors=True)
+            status, reason = self._attempt(kind, job, name, root)
+            if status != "Failed" or not reason.startswith(INTERNAL_ERROR_CODE) or attempt == retries:
+                break
+            log.info("job %s: %s; retrying (RetryStrategy, attempt %d of %d)", name, reason, attempt + 2, retries + 1)
+            self._transition(job, "Starting", f"Retrying the job after an internal error (attempt {attempt + 2} of {retries + 1})")
+        self._finish(kind, job, status, reason, max(1, math.ceil(time.monotonic() - started)))
+
+    def _attempt(self, kind: str, job: Any, name: str, root: Path) -> tuple[str, str | None]:
         try:
             if self.faults.take(step_of(name), "internal-error"):
-                raise JobFailed("InternalServerError: We encountered an internal error. Please try again. (injected)")
+                log.info("job %s: injected fault internal-error", name)
+                raise JobFailed(INTERNAL_ERROR)
             if kind == "Training":
                 self._train(job, name, root)
             else:
                 self._process(job, name, root)
-            status, reason = "Completed", None
+            return "Completed", None
         except JobFailed as failure:
-            status, reason = failure.status, failure.reason
+            return failure.status, failure.reason
         except Exception as error:  # noqa: BLE001 - the runner itself broke: say so on the job
             log.exception("job %s", name)
-            status, reason = "Failed", f"ClientError: local job runner: {error}"
-        seconds = max(1, math.ceil(time.monotonic() - started))
+            return "Failed", f"ClientError: local job runner: {error}"
+
+    def _finish(self, kind: str, job: Any, status: str, reason: str | None, seconds: int) -> None:
         if kind == "Training":
             count = int(job.resource_config.get("InstanceCount", 1))
             job.training_end_time = job.last_modified_time = _now()

@@ -210,8 +210,7 @@ def _run_jobs(backend_cls: type, runner: JobRunner) -> None:
         job.training_end_time = None
         job.failure_reason = None
         job.billable_time_in_seconds = None
-        runner.start("Training", job)
-        return job
+        return job  # started by the request handler, once it has kept what moto drops
 
     def create_processing_job(self, processing_job_name: str, **kwargs: Any) -> Any:
         _refuse_duplicate(self.processing_jobs, processing_job_name, "Processing")
@@ -233,8 +232,18 @@ def _run_jobs(backend_cls: type, runner: JobRunner) -> None:
         runner.start("Processing", job)
         return result
 
+    def create_training_job_request(self) -> Any:
+        result = create_training_request(self)
+        # moto's record drops RetryStrategy; keep it (the runner retries internal errors as SageMaker does)
+        job = self.sagemaker_backend.training_jobs[self._get_param("TrainingJobName")]
+        job.retry_strategy = self._get_param("RetryStrategy")
+        runner.start("Training", job)
+        return result
+
     create_processing_request = sagemaker_responses.SageMakerResponse.create_processing_job
+    create_training_request = sagemaker_responses.SageMakerResponse.create_training_job
     sagemaker_responses.SageMakerResponse.create_processing_job = create_processing_job_request
+    sagemaker_responses.SageMakerResponse.create_training_job = create_training_job_request
     backend_cls.create_training_job = create_training_job
     backend_cls.create_processing_job = create_processing_job
 
@@ -320,6 +329,7 @@ _PATCHED: list[tuple[object, str]] = [
     (sagemaker_models.SageMakerModelBackend, "create_training_job"),
     (sagemaker_models.SageMakerModelBackend, "create_processing_job"),
     (sagemaker_responses.SageMakerResponse, "create_processing_job"),
+    (sagemaker_responses.SageMakerResponse, "create_training_job"),
     (lambda_simple_models.LambdaSimpleBackend, "invoke"),
     (events_utils, "_BASE_EVENT_MESSAGE"),
     (events_utils.EventTemplateParser, "DEFAULT_EVENT_INPUT_TEMPLATE"),
