@@ -15,6 +15,7 @@ import math
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tarfile
@@ -27,6 +28,7 @@ from typing import Any
 from moto.sagemaker.exceptions import SagemakerClientError
 
 from retrainer.local.faults import Faults
+from retrainer.local.processes import PROCESS_FILE, signal_group
 
 log = logging.getLogger(__name__)
 CONTAINER_ROOT = Path("/opt/ml")
@@ -67,6 +69,9 @@ class JobRunner:
         self.aws_environment = aws_environment or {}  # what a job role gives a container on AWS
         self.python = python
         self.threads: list[threading.Thread] = []
+        self.processes: dict[int, subprocess.Popen] = {}  # running job processes, each its own process group
+        self.process_file = work_dir.parent / PROCESS_FILE  # the same, for `retrainer local down` (control.py)
+        self.process_lock = threading.Lock()
 
     # ---- called from moto (moto_patches)
     def check_capacity(self, kind: str, name: str) -> None:
@@ -239,7 +244,9 @@ class JobRunner:
         logs = _LogStream(self.logs, f"/aws/sagemaker/{log_kind}", f"{name}/algo-1-{int(time.time())}")
         metrics = _MetricParser(metric_definitions)
         tail: list[str] = []
-        process = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        process = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                   start_new_session=True)  # its own process group: ended with everything it starts
+        self._track(process)
         timer = threading.Timer(max_runtime, process.kill)
         timer.start()
         started = time.monotonic()
@@ -256,6 +263,7 @@ class JobRunner:
         finally:
             timer.cancel()
             logs.flush()
+            self._untrack(process)
         metrics.publish(self.cloudwatch, log_kind, name)
         if metric_definitions:
             job.final_metric_data_list = metrics.final()
@@ -265,6 +273,35 @@ class JobRunner:
             errors = [line for line in tail if line.startswith("ERROR")] or [line for line in tail if line.strip()][-1:]
             message = errors[-1] if errors else "no output"
             raise JobFailed(f"AlgorithmError: {message} (exit code {code})")
+
+    # ---- the job processes this runner started
+    def stop(self, grace: float = 3.0) -> None:
+        """End every job process still running (its whole process group), as the stack goes down."""
+        with self.process_lock:
+            running = list(self.processes.values())
+        for process in running:
+            signal_group(process.pid, signal.SIGTERM)
+        deadline = time.monotonic() + grace
+        for process in running:
+            try:
+                process.wait(timeout=max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                pass
+            signal_group(process.pid, signal.SIGKILL)  # whatever is left in its group
+
+    def _track(self, process: subprocess.Popen) -> None:
+        with self.process_lock:
+            self.processes[process.pid] = process
+            self._write_processes()
+
+    def _untrack(self, process: subprocess.Popen) -> None:
+        with self.process_lock:
+            self.processes.pop(process.pid, None)
+            self._write_processes()
+
+    def _write_processes(self) -> None:
+        self.process_file.parent.mkdir(parents=True, exist_ok=True)
+        self.process_file.write_text(json.dumps(sorted(self.processes)))
 
     def _transition(self, job: Any, status: str, message: str) -> None:
         now = _now()

@@ -1,9 +1,6 @@
 """Issue 12 (4): a job that fails inside SageMaker for a transient reason is retried; one that fails on
 its data is not. Faults are injected into the real jobs on the local stack (docs/decisions/0007)."""
 
-import io
-import json
-import tarfile
 import uuid
 
 import pytest
@@ -11,6 +8,7 @@ import pytest
 from retrainer.demo import land_batch
 from retrainer.run_commands import render_run
 from tests.integration.test_recovery_and_cache import FAST, start
+from tests.utils.jobs import script_training_job
 from tests.utils.stack import clients, ended, run_where, settled, wait_until
 
 pytestmark = pytest.mark.integration
@@ -27,29 +25,15 @@ def landed(local_stack):
     return uri
 
 
-def tiny_training_job(local_stack, retries):
-    """A training job of a four-line script that reads its channel, created through the API as the state machine does."""
-    s3, sagemaker = clients("s3", "sagemaker")
-    bucket, name = local_stack.provisioned.outputs["ArtifactsBucketName"], f"retrainer-it{uuid.uuid4().hex[:8]}-train-0"
-    archive = io.BytesIO()
-    with tarfile.open(fileobj=archive, mode="w:gz") as tar:
-        script = (b"import os, sys\nrows = open(os.path.join(os.environ['SM_CHANNEL_TRAIN'], 'rows.csv')).read()\n"
+READS_ITS_DATA = (b"import os, sys\nrows = open(os.path.join(os.environ['SM_CHANNEL_TRAIN'], 'rows.csv')).read()\n"
                   b"if not rows.strip():\n    print('ERROR rows.csv: file is empty')\n    sys.exit(1)\n"
                   b"open(os.path.join(os.environ['SM_MODEL_DIR'], 'm.txt'), 'w').write(rows)\n")
-        info = tarfile.TarInfo("train.py")
-        info.size = len(script)
-        tar.addfile(info, io.BytesIO(script))
-    s3.put_object(Bucket=bucket, Key=f"tests/{name}/sourcedir.tar.gz", Body=archive.getvalue())
-    s3.put_object(Bucket=bucket, Key=f"tests/{name}/data/rows.csv", Body=b"a\n1\n")
-    sagemaker.create_training_job(
-        TrainingJobName=name, RoleArn="arn:aws:iam::123456789012:role/job",
-        AlgorithmSpecification={"TrainingImage": "img", "TrainingInputMode": "File"},
-        HyperParameters={"sagemaker_program": json.dumps("train.py"), "sagemaker_submit_directory": json.dumps(f"s3://{bucket}/tests/{name}/sourcedir.tar.gz")},
-        InputDataConfig=[{"ChannelName": "train", "DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": f"s3://{bucket}/tests/{name}/data/"}}}],
-        OutputDataConfig={"S3OutputPath": f"s3://{bucket}/tests/{name}/output"},
-        ResourceConfig={"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 1},
-        StoppingCondition={"MaxRuntimeInSeconds": 120}, **({"RetryStrategy": {"MaximumRetryAttempts": retries}} if retries else {}),
-    )
+
+
+def tiny_training_job(local_stack, retries):
+    s3, sagemaker = clients("s3", "sagemaker")
+    name = f"retrainer-it{uuid.uuid4().hex[:8]}-train-0"
+    script_training_job(s3, sagemaker, local_stack.provisioned.outputs["ArtifactsBucketName"], name, READS_ITS_DATA, retries)
     return wait_until(lambda: (lambda j: j if j["TrainingJobStatus"] in ("Completed", "Failed", "Stopped") else None)(
         sagemaker.describe_training_job(TrainingJobName=name)), 120, what=f"training job {name}")
 
