@@ -92,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
         return args.run(args)
     except (control.StackNotRunning, TimeoutError, RuntimeError) as error:
         print(f"retrainer: {error}", file=sys.stderr)
-        return 1
+        return getattr(error, "exit_code", 1)
 
 
 if __name__ == "__main__":

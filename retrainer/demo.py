@@ -20,13 +20,15 @@ from retrainer.local.faults import Faults
 FINAL = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
 
 
-def land_batch(s3: Any, bucket: str, model: str, batch: str, seed: int = 7) -> str:
-    """Write the five groups as part files, then the marker that says the batch is complete."""
+def land_batch(s3: Any, bucket: str, model: str, batch: str, seed: int = 7, fmt: str = "csv", marker: bool = True) -> str:
+    """Write the five groups as part files (CSV or Parquet), then (unless marker=False, as exporters
+    without one do) the marker that says the batch is complete."""
     prefix = f"incoming/{model}/{batch}/"
     with tempfile.TemporaryDirectory() as folder:
-        for path in synthetic.write_batch(synthetic.generate(seed=seed), folder):
+        for path in synthetic.write_batch(synthetic.generate(seed=seed), folder, fmt=fmt):
             s3.upload_file(str(path), bucket, prefix + path.relative_to(folder).as_posix())
-    s3.put_object(Bucket=bucket, Key=prefix + "_SUCCESS", Body=b"")
+    if marker:
+        s3.put_object(Bucket=bucket, Key=prefix + "_SUCCESS", Body=b"")
     return f"s3://{bucket}/{prefix}"
 
 

@@ -28,7 +28,8 @@ def local_stack(tmp_path_factory):
     moto's patches are process-wide)."""
     from retrainer.local.stack import LocalStack
 
-    stack = LocalStack(ROOT, tmp_path_factory.mktemp("local-stack"), _free_port())
+    # A schedule that never comes due in a test session: tests move it (update_schedule) to fire it
+    stack = LocalStack(ROOT, tmp_path_factory.mktemp("local-stack"), _free_port(), {"RetrainingScheduleExpression": "rate(1 day)"})
     stack.start()
     yield stack
     stack.stop()

@@ -1,5 +1,6 @@
 """Each step of one execution, read from its history: job, status, duration, billable seconds,
-attempts, cache hit and estimated cost. Works the same for a first run and a resumed attempt."""
+attempts (the state machine's retries and SageMaker's own, inside a training job), what each retry
+followed, cache hit and estimated cost. Works the same for a first run and a resumed attempt."""
 
 from __future__ import annotations
 
@@ -32,20 +33,36 @@ def audit(history: list[dict[str, Any]]) -> list[dict[str, Any]]:
             current = owner.get(event["previousEventId"], current)
             owner[event.get("id")] = current
         if current in STEPS and kind == "TaskScheduled":
-            steps[current]["attempts"] += 1
+            entry = steps[current]
+            entry["attempts"] += 1
+            if entry.pop("pending_failure", None):  # the state machine retried the failed task
+                entry.setdefault("retried_after", []).append(entry["failure_reason"])
         elif current in STEPS and kind in ("TaskSucceeded", "TaskFailed", "TaskTimedOut"):
             details = event.get("taskSucceededEventDetails") or event.get("taskFailedEventDetails") or event.get("taskTimedOutEventDetails") or {}
-            job = _document(details.get("output") or details.get("cause"))
+            text = details.get("output") or details.get("cause")
+            job = _document(text)
             entry = steps[current]
             entry["status"] = "succeeded" if kind == "TaskSucceeded" else "failed"
             if job:
                 entry.update(_job_facts(job))
+                # SageMaker's own retries inside the job (training RetryStrategy): one "Starting" each
+                restarts = [t for t in job.get("SecondaryStatusTransitions", []) if t.get("Status") == "Starting"][1:]
+                entry["attempts"] += len(restarts)
+                entry.setdefault("retried_after", []).extend(t.get("StatusMessage", "restarted") for t in restarts)
+                if not entry["retried_after"]:
+                    del entry["retried_after"]
             if kind != "TaskSucceeded":
                 entry["error"] = details.get("error")
+                entry["failure_reason"] = (job or {}).get("FailureReason") or f"{details.get('error')}: {text or ''}".strip()
+                entry["pending_failure"] = True
+            else:
+                entry.pop("failure_reason", None)
         elif kind.endswith("StateExited") and event["stateExitedEventDetails"]["name"].endswith("FromCache"):
             name = event["stateExitedEventDetails"]["name"].removesuffix("FromCache")
             output = _document(event["stateExitedEventDetails"].get("output")) or {}
             steps[name]["job_name"] = output.get("steps", {}).get(name.lower(), {}).get("job_name")
+    for entry in steps.values():
+        entry.pop("pending_failure", None)
     return [steps[s] for s in STEPS if s in steps]
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import uuid
+from datetime import UTC, datetime
 from functools import cache
 from typing import Any
 from urllib.parse import urlparse
@@ -38,6 +40,7 @@ class S3Objects:
                             "etag": version["ETag"].strip('"'),
                             "size": version["Size"],
                             "version_id": None if version.get("VersionId") in (None, "null") else version["VersionId"],
+                            "last_modified": version["LastModified"].timestamp(),
                         }
                     )
         return objects
@@ -108,6 +111,22 @@ class DeadLetters:
                 "original_message_id": {"DataType": "String", "StringValue": message_id},
             },
         )
+
+
+class QuietChecks:
+    """Quiet-period checks: a delayed message on the trigger queue (core/quiet.py), shaped as an
+    EventBridge event like everything else the queue carries."""
+
+    def __init__(self, queue_url: str):
+        self.queue_url = queue_url
+
+    def schedule(self, landing: dict[str, str], delay_seconds: int) -> None:
+        sqs = client("sqs")
+        account = self.queue_url.rstrip("/").split("/")[-2]
+        event = {"version": "0", "id": str(uuid.uuid4()), "detail-type": "Landing Quiet Check", "source": "retrainer",
+                 "account": account, "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"), "region": sqs.meta.region_name,
+                 "resources": [], "detail": landing}
+        sqs.send_message(QueueUrl=self.queue_url, MessageBody=json.dumps(event), DelaySeconds=int(delay_seconds))
 
 
 class ProcessingJobs:

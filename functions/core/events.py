@@ -1,7 +1,9 @@
 """Trigger events as AWS documents them, parsed once at the edge into a `Trigger`.
 
-Sources: S3 "Object Created" (through EventBridge), CloudWatch "Alarm State Change", and the CLI's
-own events (`retrainer start`, `retrainer resume`) put on the default bus with source `retrainer`.
+Sources: S3 "Object Created" (through EventBridge), CloudWatch "Alarm State Change", the CLI's own
+events (`retrainer start`, `retrainer resume`) put on the default bus with source `retrainer`, the
+stack's optional schedule (EventBridge Scheduler -> the trigger queue) and start_retraining's own
+delayed quiet-period checks (core/quiet.py), both with source `retrainer` too.
 """
 
 from __future__ import annotations
@@ -41,13 +43,14 @@ class Landing(BaseModel):
 class Trigger(BaseModel):
     """Why a run starts: kept in the run ledger and the registry metadata."""
 
-    type: Literal["data-landing", "scoring-landing", "drift-alarm", "manual", "resume"]
+    type: Literal["data-landing", "scoring-landing", "drift-alarm", "manual", "resume", "quiet-period", "schedule"]
     source: str
     event_id: str
     time: datetime
     model: str
     landing: Landing | None = None
     object_key: str | None = None
+    object_version: str | None = None  # S3 version id, else ETag/sequencer: with the key, which object this is
     complete: bool = False  # a landing's _SUCCESS marker
     alarm_name: str | None = None
     alarm_state: str | None = None
@@ -79,8 +82,19 @@ class _StartDetail(BaseModel):
     requested_by: str | None = None
 
 
+class _QuietCheckDetail(BaseModel):
+    bucket: str
+    model: str
+    batch: str
+
+
+class _ScheduleDetail(BaseModel):
+    model: str
+
+
 class _ResumeDetail(BaseModel):
     run_id: str
+    request_id: str | None = None  # the CLI's, so it can read what became of the request by key
     requested_by: str | None = None
 
 
@@ -115,9 +129,16 @@ def parse_trigger(body: str, alarm_models: dict[str, str] | None = None) -> Trig
             return Trigger(type="manual", source=envelope.source, event_id=detail.request_id, time=envelope.time,
                            model=detail.model, overrides=detail.overrides, quality_gate=detail.quality_gate, use_cache=detail.use_cache,
                            data_uri=detail.data_uri, requested_by=detail.requested_by)
+        if kind == (CLI_SOURCE, "Landing Quiet Check"):  # start_retraining's own delayed message (core/quiet.py)
+            check = _QuietCheckDetail.model_validate(envelope.detail)
+            return Trigger(type="quiet-period", source=envelope.source, event_id=envelope.id, time=envelope.time, model=check.model,
+                           landing=Landing(bucket=check.bucket, model=check.model, batch=check.batch))
+        if kind == (CLI_SOURCE, "Scheduled Retraining"):  # the stack's EventBridge Scheduler schedule
+            scheduled = _ScheduleDetail.model_validate(envelope.detail)
+            return Trigger(type="schedule", source=envelope.source, event_id=envelope.id, time=envelope.time, model=scheduled.model)
         if kind == (CLI_SOURCE, "Run Resume Requested"):
             detail_resume = _ResumeDetail.model_validate(envelope.detail)
-            return Trigger(type="resume", source=envelope.source, event_id=envelope.id, time=envelope.time,
+            return Trigger(type="resume", source=envelope.source, event_id=detail_resume.request_id or envelope.id, time=envelope.time,
                            model="", run_id=detail_resume.run_id, requested_by=detail_resume.requested_by)
     except ValidationError as error:
         raise PermanentTriggerError(f"{envelope.source} {envelope.detail_type!r} event is malformed ({_problems(error)})") from error
@@ -127,8 +148,10 @@ def parse_trigger(body: str, alarm_models: dict[str, str] | None = None) -> Trig
 def _landing(event: S3EventNotificationEventBridgeModel) -> Trigger:
     key = event.detail.object.key
     landing, complete = parse_landing_key(event.detail.bucket.name, key)
+    obj = event.detail.object
+    version = obj.version_id or "/".join(v for v in (obj.etag, obj.sequencer) if v) or None
     return Trigger(type="data-landing" if landing.root == LANDING_ROOT else "scoring-landing", source=event.source, event_id=event.id, time=event.time,
-                   model=landing.model, landing=landing, object_key=key, complete=complete)
+                   model=landing.model, landing=landing, object_key=key, object_version=version, complete=complete)
 
 
 def _alarm(envelope: EventBridgeModel, detail: _AlarmDetail, alarm_models: dict[str, str]) -> Trigger:

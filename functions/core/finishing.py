@@ -1,5 +1,6 @@
 """A run's execution ended: close its ledger record with the audit, release the model's lock, start the
-one follow-up its pending landings earned, and say so once on the topic."""
+next queued run (data-driven triggers merged into the newest, requests each in turn; the rest queue
+again behind it), and say so once on the topic."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import time
 from typing import Any, Protocol
 
 from core.audit import audit
-from core.triggering import Decision, Starter, start_or_coalesce
+from core.triggering import Decision, Starter, queue_order, start_or_coalesce
 
 
 class Notifier(Protocol):
@@ -33,11 +34,16 @@ def finish(detail: dict[str, Any], history: list[dict[str, Any]], ledger: Any, w
     follow_up = None
     pending = ledger.release(model, run_id)
     if pending:
-        newest, *older = sorted(pending.values(), key=lambda p: p["queued_at"], reverse=True)
-        spec = newest["spec"]
-        spec["trigger"]["coalesced"] = [p["run_id"] for p in older]
+        order, superseded = queue_order(pending)
+        for older, newer in superseded.items():
+            ledger.supersede(older, newer)
+        first, *rest = order
+        spec = first["spec"]
+        spec["trigger"].setdefault("coalesced", [])
         spec["trigger"]["follows"] = run_id
-        follow_up = start_or_coalesce(spec, workflow, ledger, spec["lock_ttl_seconds"])
+        follow_up = start_or_coalesce(spec, workflow, ledger, spec["lock_ttl_seconds"], queued_at=first["queued_at"])
+        for entry in rest:  # each keeps its place, now behind the follow-up
+            start_or_coalesce(entry["spec"], workflow, ledger, entry["spec"]["lock_ttl_seconds"], queued_at=entry["queued_at"])
     notifier.publish(
         f"Retrainer {model}: run {run_id} {status}",
         {

@@ -1,10 +1,13 @@
 """The run ledger (one DynamoDB table): per-model locks, run records and the step cache index.
 
 Items (pk / sk):
-- `MODEL#<model>` / `LOCK`: the model's running run; pending follow-up landings; expiry (stale-lock guard)
+- `MODEL#<model>` / `LOCK`: the model's running run; the runs queued behind it (`pending`); expiry (stale-lock guard)
 - `MODEL#<model>` / `LATEST`: the newest complete landing (what a drift or manual run trains on)
 - `MODEL#<model>` / `COOLDOWN#<alarm>`: when that alarm last started a run
-- `RUN#<run id>` / `RUN`: spec, trigger, status, attempts, failure, steps and cost of one run
+- `MODEL#<model>` / `QUIET#<landing prefix>`: when the landing's scheduled quiet-period check is due
+- `RUN#<run id>` / `RUN`: spec, trigger, status (QUEUED / SUPERSEDED while waiting), attempts, failure,
+  steps and cost of one run
+- `REQUEST#<request id>` / `DECISION`: what became of a CLI request (started, queued behind, duplicate, refused)
 - `CACHE#<step>#<key>` / `CACHE`: a completed step's job (written by the state machine)
 - `PACKAGE#<group>` / `CONTENT#<content key>`: the model package version registered for that artifact
 
@@ -138,6 +141,24 @@ class Ledger:
                 return False
             raise
 
+    # ---- quiet-period checks (core/quiet.py): one due per landing at a time
+    def claim_quiet_check(self, model: str, prefix: str, due_at: int) -> bool:
+        """True when no check of this landing is due later than now (so the caller schedules one)."""
+        try:
+            self.table.put_item(
+                Item={"pk": f"MODEL#{model}", "sk": f"QUIET#{prefix}", "due_at": due_at},
+                ConditionExpression="attribute_not_exists(pk) OR due_at <= :now",
+                ExpressionAttributeValues={":now": int(self.now())},
+            )
+            return True
+        except ClientError as error:
+            if _conditional_failed(error):
+                return False
+            raise
+
+    def extend_quiet_check(self, model: str, prefix: str, due_at: int) -> None:
+        self.table.put_item(Item={"pk": f"MODEL#{model}", "sk": f"QUIET#{prefix}", "due_at": due_at})
+
     # ---- runs
     def record_run(self, run: dict[str, Any]) -> bool:
         """Create the run's record; False if it exists (the same run was started before)."""
@@ -164,13 +185,47 @@ class Ledger:
             ExpressionAttributeValues=values,
         )
 
-    def add_attempt(self, run_id: str, attempt: dict[str, Any]) -> None:
-        self.table.update_item(
-            Key={"pk": f"RUN#{run_id}", "sk": "RUN"},
-            UpdateExpression="SET attempts = list_append(if_not_exists(attempts, :none), :attempt), #status = :running REMOVE failure",
-            ExpressionAttributeNames={"#status": "status"},
-            ExpressionAttributeValues={":none": [], ":attempt": [_clean(attempt)], ":running": "RUNNING"},
-        )
+    def add_attempt(self, run_id: str, attempt: dict[str, Any]) -> bool:
+        """Record one execution of the run, once: False when that execution is recorded already (two
+        invocations racing on one trigger both saw the run without it)."""
+        try:
+            self.table.update_item(
+                Key={"pk": f"RUN#{run_id}", "sk": "RUN"},
+                UpdateExpression="SET attempts = list_append(if_not_exists(attempts, :none), :attempt), #status = :running "
+                                 "ADD executions :execution REMOVE failure, queued_behind, superseded_by",
+                ConditionExpression="attribute_not_exists(executions) OR NOT contains(executions, :name)",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues={":none": [], ":attempt": [_clean(attempt)], ":running": "RUNNING",
+                                           ":execution": {attempt["execution"]}, ":name": attempt["execution"]},
+            )
+            return True
+        except ClientError as error:
+            if _conditional_failed(error):
+                return False
+            raise
+
+    def supersede(self, run_id: str, by: str) -> None:
+        """A queued run that will not run: the newer run `by` covers its data."""
+        try:
+            self.table.update_item(
+                Key={"pk": f"RUN#{run_id}", "sk": "RUN"},
+                UpdateExpression="SET #status = :superseded, superseded_by = :by REMOVE queued_behind",
+                ConditionExpression="#status = :queued",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues={":superseded": "SUPERSEDED", ":by": by, ":queued": "QUEUED"},
+            )
+        except ClientError as error:
+            if not _conditional_failed(error):
+                raise
+
+    # ---- requests (retrainer start / resume): what became of each, by its id
+    def record_decision(self, request_id: str, decision: dict[str, Any]) -> None:
+        self.table.put_item(Item={"pk": f"REQUEST#{request_id}", "sk": "DECISION", "decided_at": int(self.now()),
+                                  **_clean({k: v for k, v in decision.items() if v is not None})})
+
+    def decision(self, request_id: str) -> dict[str, Any] | None:
+        item = self.table.get_item(Key={"pk": f"REQUEST#{request_id}", "sk": "DECISION"}, ConsistentRead=True).get("Item")
+        return {k: v for k, v in _plain(item).items() if k not in ("pk", "sk")} if item else None
 
     # ---- registered versions, by the content key of their artifact
     def registration(self, group: str, content_key: str) -> dict[str, Any] | None:

@@ -61,6 +61,8 @@ class StartRetrainingSettings(_Environment):
     quality_gate_min_recall: float = 0.0
     quality_gate_max_flagged_share: float = 1.0
     transient_retry_wait_seconds: int = 60
+    landing_quiet_period_seconds: int = 0  # 0: only a _SUCCESS marker completes a landing
+    trigger_queue_url: str = ""  # where quiet-period checks are scheduled (the trigger queue itself)
 
     @property
     def lock_ttl_seconds(self) -> int:

@@ -3,6 +3,7 @@ nothing (and why). Shared by start_retraining and finish_run (which starts follo
 
 from __future__ import annotations
 
+import copy
 import time
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -30,7 +31,7 @@ class Champions(Protocol):
 
 @dataclass(frozen=True)
 class Decision:
-    action: str  # "start" | "coalesce" | "duplicate" | "wait" | "ignore" | "drift-check"
+    action: str  # "start" | "coalesce" (queued) | "duplicate" | "wait" | "ignore" | "drift-check" | "refused"
     model: str
     run_id: str | None = None
     reason: str = ""
@@ -38,11 +39,17 @@ class Decision:
 
 
 def decide(trigger: Trigger, settings: StartRetrainingSettings, objects: ObjectLister, workflow: Starter, ledger: Any,
-           jobs: Any = None, registry: Champions | None = None) -> Decision:
+           jobs: Any = None, checks: Any = None, registry: Champions | None = None) -> Decision:
     if trigger.type == "resume":
         return resume(trigger, workflow, ledger, settings.lock_ttl_seconds)  # the stack's current limits
     if trigger.model != settings.model_name:
         raise PermanentTriggerError(f"unknown model {trigger.model!r} (this stack retrains {settings.model_name!r})")
+    if trigger.type == "quiet-period":
+        from core.quiet import complete_if_quiet  # it builds on this module
+
+        _until_complete(trigger.model_copy(update={"complete": True}), settings)  # this stack's landing bucket only
+        return complete_if_quiet(trigger, settings, objects, workflow, ledger, checks,
+                                 lambda data, batch: landing_spec(trigger, settings, objects, registry, data, batch))
 
     if trigger.type in ("data-landing", "scoring-landing"):
         waiting = _until_complete(trigger, settings)
@@ -52,6 +59,16 @@ def decide(trigger: Trigger, settings: StartRetrainingSettings, objects: ObjectL
         return check_drift(trigger, settings, objects, jobs, ledger)
     schema = parameter_schema(objects, settings.parameter_schema_uri)
     trigger = trigger.model_copy(update={"overrides": schema.validate(trigger.overrides, "--param ")})
+    if trigger.type == "schedule":
+        from core.quiet import newest_complete_landing
+
+        found = newest_complete_landing(objects, settings, trigger.model)
+        if found is None:
+            return Decision("ignore", trigger.model, reason="no complete landing yet: nothing to retrain on")
+        batch, data = found
+        # no identity of its own: the newest landing's run, which its marker may have started already
+        spec = landing_spec(trigger, settings, objects, registry, data, batch, ledger)
+        return start_or_coalesce(spec, workflow, ledger, settings.lock_ttl_seconds)
     champion = _champion(registry, settings.model_package_group)
     if trigger.type == "data-landing":
         landing = trigger.landing
@@ -73,26 +90,79 @@ def decide(trigger: Trigger, settings: StartRetrainingSettings, objects: ObjectL
     return start_or_coalesce(spec, workflow, ledger, settings.lock_ttl_seconds)
 
 
-def start_or_coalesce(spec: dict[str, Any], workflow: Starter, ledger: Any, lock_ttl_seconds: int) -> Decision:
-    """Start the run if the model is free; while another run holds the model, keep it as that run's
-    follow-up (one per landing; the newest starts when the holder ends)."""
+# Triggers that ask for "a run on the newest data with the stack's parameters": while the model is
+# busy, the newest of them stands for all (docs/decisions/0200-queued-requests-keep-their-identity.md).
+# A manual request carries parameters (and maybe data) of its own: it is never merged, it runs in turn.
+DATA_DRIVEN = ("data-landing", "drift-alarm", "quiet-period", "schedule")
+_LOCK_TRIES = 5
+
+
+def start_or_coalesce(spec: dict[str, Any], workflow: Starter, ledger: Any, lock_ttl_seconds: int,
+                      queued_at: float | None = None) -> Decision:
+    """Start the run if the model is free; while another run holds the model, queue it behind that
+    run (recorded as QUEUED in the ledger, so it can be shown). queued_at keeps a re-queued run's place."""
     model, rid = spec["model"], spec["run_id"]
-    existing = ledger.run(rid)
-    if existing and existing.get("attempts"):
-        return Decision("duplicate", model, rid, reason="this run exists already")
-    holder = ledger.acquire(model, rid, lock_ttl_seconds)
-    if holder not in (None, rid):
-        if ledger.add_pending(model, holder, {"uri": spec["data"]["uri"], "run_id": rid, "spec": spec, "queued_at": time.time()}):
-            return Decision("coalesce", model, rid, reason=f"run {holder} is running: this becomes its follow-up", details={"holder": holder})
-        return start_or_coalesce(spec, workflow, ledger, lock_ttl_seconds)  # the holder just ended: try again
-    # The lock is this run's: new, or an earlier try that failed before its execution started
-    # (a retried message), or a concurrent invocation with the same trigger. The execution name decides.
-    if not existing:
-        ledger.record_run(_run_record(spec))
-    started = workflow.start(rid, spec)
-    if started or not (ledger.run(rid) or {}).get("attempts"):
-        ledger.add_attempt(rid, {"execution": rid, "started_at": int(time.time())})
-    return Decision("start", model, rid) if started else Decision("duplicate", model, rid, reason="its execution exists already")
+    for _ in range(_LOCK_TRIES):  # bounded: the holder may end between our two conditional writes
+        existing = ledger.run(rid)
+        if existing and existing.get("attempts"):
+            return Decision("duplicate", model, rid, reason="this run exists already", details={"duplicate_of": rid})
+        if existing and existing.get("status") == "QUEUED" and queued_at is None:
+            lock = ledger.lock(model) or {}
+            if rid in lock.get("pending", {}):
+                return Decision("duplicate", model, rid, reason=f"queued already, behind run {lock['run_id']}",
+                                details={"duplicate_of": rid, "holder": lock["run_id"], "position": queue_position(lock, rid)})
+        holder = ledger.acquire(model, rid, lock_ttl_seconds)
+        if holder not in (None, rid):
+            entry = {"uri": spec["data"]["uri"], "run_id": rid, "spec": spec, "queued_at": queued_at or time.time()}
+            if not ledger.add_pending(model, holder, entry):
+                continue  # the holder just ended: try again
+            if not ledger.record_run({**_run_record(spec), "status": "QUEUED", "queued_behind": holder}):
+                ledger.update_run(rid, status="QUEUED", queued_behind=holder)
+            position = queue_position(ledger.lock(model) or {}, rid)
+            return Decision("coalesce", model, rid, reason=f"run {holder} is running: queued behind it (position {position})",
+                            details={"holder": holder, "position": position})
+        # The lock is this run's: new, queued until now, or an earlier try that failed before its
+        # execution started (a retried message), or a concurrent invocation with the same trigger.
+        # The execution name decides.
+        if existing:  # a queued run starts with what it learned while queued (follows, coalesced)
+            ledger.update_run(rid, trigger=spec["trigger"], spec=spec, started_at=_now())
+        else:
+            ledger.record_run(_run_record(spec))
+        started = workflow.start(rid, spec)
+        ledger.add_attempt(rid, {"execution": rid, "started_at": int(time.time())})  # once per execution, whoever wins
+        return Decision("start", model, rid) if started else Decision("duplicate", model, rid, reason="its execution exists already",
+                                                                      details={"duplicate_of": rid})
+    raise RuntimeError(f"the lock of {model} changed hands {_LOCK_TRIES} times while deciding {rid}: try again")
+
+
+def queue_order(pending: dict[str, dict[str, Any]]) -> tuple[list[dict[str, Any]], dict[str, str]]:
+    """The runs queued behind a holder, in the order they will run, and the ones superseded (run id ->
+    the run that covers it). First come, first served, except that data-driven triggers merge into
+    the newest of them, which keeps its own place and lists the others in trigger.coalesced."""
+    entries = sorted(copy.deepcopy(list(pending.values())), key=lambda e: e["queued_at"])
+    data = [e for e in entries if e["spec"]["trigger"].get("type") in DATA_DRIVEN]
+    superseded: dict[str, str] = {}
+    if data:
+        newest = data[-1]
+        covered = list(newest["spec"]["trigger"].get("coalesced", []))
+        for older in data[:-1]:
+            covered += [*older["spec"]["trigger"].get("coalesced", []), older["run_id"]]
+            superseded[older["run_id"]] = newest["run_id"]
+        newest["spec"]["trigger"]["coalesced"] = list(dict.fromkeys(covered))
+    return [e for e in entries if e["run_id"] not in superseded], superseded
+
+
+def queue_position(lock: dict[str, Any], run_id: str) -> int | None:
+    """1 = the next to run when the holder ends; None when run_id is not queued behind it."""
+    order, _ = queue_order(lock.get("pending", {}))
+    return next((i for i, e in enumerate(order, 1) if e["run_id"] == run_id), None)
+
+
+def answer(trigger: Trigger, decision: Decision, ledger: Any) -> None:
+    """What became of a CLI request, kept under the request's id so `retrainer start` reads it by key."""
+    if trigger.type in ("manual", "resume"):
+        ledger.record_decision(trigger.event_id, {"action": decision.action, "model": decision.model, "run_id": decision.run_id,
+                                                  "reason": decision.reason, **decision.details})
 
 
 def resume(trigger: Trigger, workflow: Starter, ledger: Any, lock_ttl_seconds: int) -> Decision:
@@ -166,12 +236,16 @@ def _until_complete(trigger: Trigger, settings: StartRetrainingSettings) -> Deci
     return None if trigger.complete else Decision("wait", trigger.model, reason=f"{trigger.object_key}: waiting for {SUCCESS_MARKER}")
 
 
+def _now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
 def _run_record(spec: dict[str, Any]) -> dict[str, Any]:
     return {
         "run_id": spec["run_id"],
         "model": spec["model"],
         "status": "STARTING",
-        "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "started_at": _now(),
         "trigger": spec["trigger"],
         "data": spec["data"],
         "code_version": spec["code_version"],
@@ -210,6 +284,18 @@ def parameter_schema(objects: Any, uri: str) -> Schema:
         except KeyError as error:
             raise PermanentTriggerError(f"{uri}: no parameter schema published with this code version ({error})") from None
     return _schemas[uri]
+
+
+def landing_spec(trigger: Trigger, settings: StartRetrainingSettings, objects: Any, registry: Champions | None,
+                 data: Any, batch: str, ledger: Any = None) -> dict[str, Any]:
+    """The run of a complete landing found without its marker event (quiet period, schedule): its
+    manifest read, the landing remembered as the model's newest, the champion of the moment."""
+    schema = parameter_schema(objects, settings.parameter_schema_uri)
+    _, manifest = _landed_data(objects, settings.landing_bucket, f"incoming/{trigger.model}/{batch}/", schema=schema)
+    if ledger is not None:
+        ledger.remember_landing(trigger.model, {**data.model_dump(), "batch": batch, "manifest": manifest})
+    return build_run_input(settings, schema, trigger, data, batch, manifest=manifest,
+                           champion=_champion(registry, settings.model_package_group))
 
 
 def _champion(registry: Champions | None, group: str) -> Champion | None:

@@ -16,16 +16,20 @@ from aws_lambda_powertools.utilities.idempotency import (
     idempotent_function,
 )
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from core.aws import DeadLetters, ModelRegistry, ProcessingJobs, S3Objects, Workflow
+from core.aws import DeadLetters, ModelRegistry, ProcessingJobs, QuietChecks, S3Objects, Workflow
 from core.errors import PermanentTriggerError
 from core.events import Trigger, parse_trigger
 from core.ledger import Ledger
 from core.observability import logger, metrics, tracer
+from core.quiet import wait_for_landing
 from core.settings import StartRetrainingSettings
-from core.triggering import decide
+from core.triggering import Decision, answer, decide
 
 processor = BatchProcessor(event_type=EventType.SQS)
 DECISION_MEMORY_SECONDS = 24 * 3600  # a redelivered event within a day gets the same decision back
+# "The same event" is the same id about the same object: an id alone is not enough, producers (and
+# AWS's own documentation samples) reuse ids, and a new landing must never get an old one's answer.
+DECISION_KEY = "[event_id, landing.bucket, object_key, object_version]"
 
 
 @cache
@@ -34,34 +38,38 @@ def _persistence(table_name: str) -> DynamoDBPersistenceLayer:
 
 
 def decider(settings: StartRetrainingSettings, context: LambdaContext) -> Any:
-    config = IdempotencyConfig(event_key_jmespath="event_id", expires_after_seconds=DECISION_MEMORY_SECONDS)
+    config = IdempotencyConfig(event_key_jmespath=DECISION_KEY, expires_after_seconds=DECISION_MEMORY_SECONDS)
     config.register_lambda_context(context)
     persistence = _persistence(settings.idempotency_table)
 
     @idempotent_function(data_keyword_argument="trigger", config=config, persistence_store=persistence)
     def decide_once(trigger: dict) -> dict:
         decision = decide(Trigger.model_validate(trigger), settings, S3Objects(), Workflow(settings.state_machine_arn),
-                          Ledger(settings.run_ledger_table), ProcessingJobs(), ModelRegistry())
+                          Ledger(settings.run_ledger_table), ProcessingJobs(), QuietChecks(settings.trigger_queue_url),
+                          ModelRegistry())
         return asdict(decision)
 
     return decide_once
 
 
-def handle_record(record: SQSRecord, settings: StartRetrainingSettings, decide_once: Any, dead_letters: Any) -> None:
+def handle_record(record: SQSRecord, settings: StartRetrainingSettings, decide_once: Any, dead_letters: Any, ledger: Any) -> None:
+    trigger = None
     try:
         trigger = parse_trigger(record.body, {settings.drift_alarm_prefix: settings.model_name})
         if trigger.type == "data-landing" and not trigger.complete and trigger.model == settings.model_name:
-            # a part file decides nothing, changes nothing: no need to remember the decision
-            decision = {"action": "wait", "run_id": None, "reason": f"{trigger.object_key}: waiting for the landing's marker"}
+            decision = wait_for_landing(trigger, settings, ledger, QuietChecks(settings.trigger_queue_url))
         else:
             decision = decide_once(trigger=trigger.model_dump(mode="json"))
     except PermanentTriggerError as error:
         logger.error("trigger dead-lettered", reason=str(error), message_id=record.message_id)
         metrics.add_metric(name="TriggersDeadLettered", unit=MetricUnit.Count, value=1)
         dead_letters.send(record.body, str(error), record.message_id)
+        if trigger:
+            answer(trigger, Decision("refused", trigger.model, reason=str(error)), ledger)
         return
+    answer(trigger, Decision(**decision), ledger)  # outside decide_once: a redelivery answers the same
     logger.info("trigger decided", trigger=trigger.type, event_id=trigger.event_id, **{k: decision[k] for k in ("action", "run_id", "reason")})
-    metrics.add_metric(name=f"Triggers{decision['action'].title()}", unit=MetricUnit.Count, value=1)
+    metrics.add_metric(name=f"Triggers{decision['action'].title().replace('-', '')}", unit=MetricUnit.Count, value=1)
 
 
 @logger.inject_lambda_context(clear_state=True)
@@ -70,8 +78,9 @@ def handle_record(record: SQSRecord, settings: StartRetrainingSettings, decide_o
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
     settings = StartRetrainingSettings.from_environ(os.environ)
     decide_once, dead_letters = decider(settings, context), DeadLetters(settings.dead_letter_queue_url)
+    ledger = Ledger(settings.run_ledger_table)
 
     def record_handler(record: SQSRecord) -> None:
-        handle_record(record, settings, decide_once, dead_letters)
+        handle_record(record, settings, decide_once, dead_letters, ledger)
 
     return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)

@@ -16,6 +16,7 @@ from typing import Any
 
 import boto3
 
+from retrainer.local.processes import PROCESS_FILE, end_process_groups
 from retrainer.local.stack import REGION, client_environment, ensure_free
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -85,9 +86,12 @@ def up(location: Location, timeout: float = 120) -> dict[str, Any]:
 
 
 def down(location: Location, timeout: float = 30) -> bool:
+    """Stop the stack and every job process it started (it ends them itself; any it could not, e.g.
+    after a SIGKILL, are ended here from its list of job process groups)."""
     running = describe(location)
     if not running:
         location.description_file.unlink(missing_ok=True)
+        _end_leftover_jobs(location)
         return False
     os.kill(running["pid"], signal.SIGTERM)
     deadline = time.monotonic() + timeout
@@ -95,10 +99,21 @@ def down(location: Location, timeout: float = 30) -> bool:
         try:
             os.kill(running["pid"], 0)
         except ProcessLookupError:
-            return True
+            break
         time.sleep(0.2)
-    os.kill(running["pid"], signal.SIGKILL)
+    else:
+        os.kill(running["pid"], signal.SIGKILL)
+    _end_leftover_jobs(location)
     return True
+
+
+def _end_leftover_jobs(location: Location) -> None:
+    try:
+        pids = json.loads((location.state_dir / PROCESS_FILE).read_text())
+    except (FileNotFoundError, ValueError):
+        return
+    end_process_groups([int(p) for p in pids], location.state_dir)
+    (location.state_dir / PROCESS_FILE).unlink(missing_ok=True)
 
 
 def session(location: Location, deployed_ok: bool = True) -> tuple[boto3.Session, dict[str, Any]]:

@@ -1,11 +1,13 @@
 """Events AWS emits and moto does not (docs/decisions/0011-local-event-emitters.md): Step Functions
 "Execution Status Change" and CloudWatch "Alarm State Change", put on the default bus in the shapes
-AWS documents, so the template's EventBridge rules route them as they would on AWS."""
+AWS documents, so the template's EventBridge rules route them as they would on AWS; and EventBridge
+Scheduler's invocations of a schedule's target (moto stores schedules, fires none)."""
 
 from __future__ import annotations
 
 import json
 import logging
+import re
 import threading
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -95,7 +97,7 @@ class AlarmStateEmitter(_Watcher):
         super().__init__(session, "alarm-state-emitter")
         self.cloudwatch = session.client("cloudwatch")
         self.states: dict[str, dict[str, Any]] = {}
-        self.evaluated: dict[str, int] = {}
+        self.evaluated: dict[str, datetime] = {}  # per alarm: datapoints before this time are evaluated
 
     def poll(self) -> None:
         for alarm in self.cloudwatch.describe_alarms(AlarmTypes=["MetricAlarm"])["MetricAlarms"]:
@@ -115,20 +117,28 @@ class AlarmStateEmitter(_Watcher):
                 })
 
     def _evaluate(self, alarm: dict[str, Any]) -> dict[str, Any]:
-        """New datapoints that breach (or no longer breach) the threshold change the state."""
+        """Datapoints put since the last look that breach (or no longer breach) the threshold change
+        the state. "Since the last look" is a time range, not a count of aggregated points: two
+        datapoints can fall into one period (one aggregate), and an old one can leave the window as a
+        new one arrives (the count stays the same) — a count missed both."""
         if "MetricName" not in alarm or alarm.get("ComparisonOperator") not in _BREACHES:
             return alarm
-        now = datetime.now(UTC)
+        now = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=1)
         window = timedelta(seconds=int(alarm["Period"]) * int(alarm["EvaluationPeriods"]))
+        since = max(self.evaluated.get(alarm["AlarmArn"], now - window), now - window)
+        # the current second is looked at again next time: a datapoint may still arrive in it
+        self.evaluated[alarm["AlarmArn"]] = now - timedelta(seconds=1)
         statistic = alarm.get("Statistic", "Maximum")
-        points = self.cloudwatch.get_metric_statistics(
-            Namespace=alarm["Namespace"], MetricName=alarm["MetricName"], Dimensions=alarm.get("Dimensions", []),
-            StartTime=now - window, EndTime=now + timedelta(seconds=1), Period=int(alarm["Period"]), Statistics=[statistic],
-        )["Datapoints"]
-        if not points or self.evaluated.get(alarm["AlarmArn"]) == len(points):
+
+        def datapoints(start: datetime) -> list[dict[str, Any]]:
+            return self.cloudwatch.get_metric_statistics(
+                Namespace=alarm["Namespace"], MetricName=alarm["MetricName"], Dimensions=alarm.get("Dimensions", []),
+                StartTime=start, EndTime=now, Period=int(alarm["Period"]), Statistics=[statistic],
+            )["Datapoints"]
+
+        if not datapoints(since):
             return alarm
-        self.evaluated[alarm["AlarmArn"]] = len(points)
-        value = max(p[statistic] for p in points)
+        value = max(p[statistic] for p in datapoints(now - window))
         breached = _BREACHES[alarm["ComparisonOperator"]](value, float(alarm["Threshold"]))
         target = "ALARM" if breached else "OK"
         if target == alarm["StateValue"]:
@@ -137,3 +147,68 @@ class AlarmStateEmitter(_Watcher):
         self.cloudwatch.set_alarm_state(AlarmName=alarm["AlarmName"], StateValue=target,
                                         StateReason=f"Threshold Crossed: datapoint [{value:.4g}] was {verb} the threshold ({alarm['Threshold']}).")
         return self.cloudwatch.describe_alarms(AlarmNames=[alarm["AlarmName"]])["MetricAlarms"][0]
+
+
+_RATE = re.compile(r"^rate\((\d+) (minute|minutes|hour|hours|day|days)\)$")
+_AT = re.compile(r"^at\((\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})\)$")
+_UNIT_SECONDS = {"minute": 60, "hour": 3600, "day": 86400}
+
+
+class ScheduleEmitter(_Watcher):
+    """EventBridge Scheduler, as far as this stack uses it: rate(...) and at(...) schedules (UTC) with an
+    SQS target get their Input sent on each due time, context attributes filled in. cron(...) is not
+    emulated (logged once per schedule)."""
+
+    interval = 1.0
+
+    def __init__(self, session: Any):
+        super().__init__(session, "schedule-emitter")
+        self.scheduler = session.client("scheduler")
+        self.sqs = session.client("sqs")
+        self.due: dict[str, tuple[str, datetime | None]] = {}  # schedule ARN -> (expression, next due time)
+
+    def poll(self) -> None:
+        now = datetime.now(UTC)
+        for group in self.scheduler.list_schedule_groups()["ScheduleGroups"]:
+            for summary in self.scheduler.list_schedules(GroupName=group["Name"])["Schedules"]:
+                schedule = self.scheduler.get_schedule(Name=summary["Name"], GroupName=group["Name"])
+                expression, arn = schedule["ScheduleExpression"], schedule["Arn"]
+                if self.due.get(arn, ("",))[0] != expression:  # new, or its expression changed
+                    self.due[arn] = (expression, _first_due(expression, now))
+                _, due = self.due[arn]
+                if due is None or now < due or schedule.get("State", "ENABLED") != "ENABLED":
+                    continue
+                self._invoke(schedule, due)
+                self.due[arn] = (expression, _next_due(expression, due, now))
+
+    def _invoke(self, schedule: dict[str, Any], due: datetime) -> None:
+        target = schedule["Target"]
+        if ":sqs:" not in target["Arn"]:
+            log.warning("schedule %s: only SQS targets are emulated locally", schedule["Name"])
+            return
+        body = target.get("Input", "{}")
+        for name, value in {"execution-id": str(uuid.uuid4()), "scheduled-time": due.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                            "schedule-arn": schedule["Arn"], "attempt-number": "1"}.items():
+            body = body.replace(f"<aws.scheduler.{name}>", value)
+        url = self.sqs.get_queue_url(QueueName=target["Arn"].rsplit(":", 1)[-1])["QueueUrl"]
+        self.sqs.send_message(QueueUrl=url, MessageBody=body)
+
+
+def _first_due(expression: str, now: datetime) -> datetime | None:
+    rate, at = _RATE.match(expression), _AT.match(expression)
+    if rate:
+        return now + timedelta(seconds=int(rate.group(1)) * _UNIT_SECONDS[rate.group(2).rstrip("s")])
+    if at:
+        return datetime.fromisoformat(at.group(1)).replace(tzinfo=UTC)
+    log.warning("schedule expression %r is not emulated locally (rate(...) and at(...) are)", expression)
+    return None
+
+
+def _next_due(expression: str, due: datetime, now: datetime) -> datetime | None:
+    rate = _RATE.match(expression)
+    if not rate:
+        return None  # at(...): once
+    period = timedelta(seconds=int(rate.group(1)) * _UNIT_SECONDS[rate.group(2).rstrip("s")])
+    while due <= now:
+        due += period
+    return due

@@ -15,6 +15,7 @@ import math
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tarfile
@@ -27,9 +28,12 @@ from typing import Any
 from moto.sagemaker.exceptions import SagemakerClientError
 
 from retrainer.local.faults import Faults
+from retrainer.local.processes import PROCESS_FILE, signal_group
 
 log = logging.getLogger(__name__)
 CONTAINER_ROOT = Path("/opt/ml")
+INTERNAL_ERROR_CODE = "InternalServerError"
+INTERNAL_ERROR = f"{INTERNAL_ERROR_CODE}: We encountered an internal error. Please try again."  # SageMaker's own wording
 
 
 class JobFailed(Exception):
@@ -65,6 +69,9 @@ class JobRunner:
         self.aws_environment = aws_environment or {}  # what a job role gives a container on AWS
         self.python = python
         self.threads: list[threading.Thread] = []
+        self.processes: dict[int, subprocess.Popen] = {}  # running job processes, each its own process group
+        self.process_file = work_dir.parent / PROCESS_FILE  # the same, for `retrainer local down` (control.py)
+        self.process_lock = threading.Lock()
 
     # ---- called from moto (moto_patches)
     def check_capacity(self, kind: str, name: str) -> None:
@@ -80,23 +87,38 @@ class JobRunner:
     def _run(self, kind: str, job: Any) -> None:
         name = job.training_job_name if kind == "Training" else job.processing_job_name
         root = self.work_dir / "jobs" / name / "opt" / "ml"
-        shutil.rmtree(root.parent.parent, ignore_errors=True)
         self._join_trial(kind, name, job.experiment_config or {})
         started = time.monotonic()
+        # SageMaker retries a training job that failed on an internal error, up to RetryStrategy's
+        # MaximumRetryAttempts, on fresh instances; each retry is a new "Starting" status transition.
+        # Processing jobs have no RetryStrategy: the state machine retries those.
+        retries = int(((getattr(job, "retry_strategy", None) or {}) if kind == "Training" else {}).get("MaximumRetryAttempts", 0))
+        for attempt in range(retries + 1):
+            shutil.rmtree(root.parent.parent, ignore_errors=True)
+            status, reason = self._attempt(kind, job, name, root)
+            if status != "Failed" or not reason.startswith(INTERNAL_ERROR_CODE) or attempt == retries:
+                break
+            log.info("job %s: %s; retrying (RetryStrategy, attempt %d of %d)", name, reason, attempt + 2, retries + 1)
+            self._transition(job, "Starting", f"Retrying the job after an internal error (attempt {attempt + 2} of {retries + 1})")
+        self._finish(kind, job, status, reason, max(1, math.ceil(time.monotonic() - started)))
+
+    def _attempt(self, kind: str, job: Any, name: str, root: Path) -> tuple[str, str | None]:
         try:
             if self.faults.take(step_of(name), "internal-error"):
-                raise JobFailed("InternalServerError: We encountered an internal error. Please try again. (injected)")
+                log.info("job %s: injected fault internal-error", name)
+                raise JobFailed(INTERNAL_ERROR)
             if kind == "Training":
                 self._train(job, name, root)
             else:
                 self._process(job, name, root)
-            status, reason = "Completed", None
+            return "Completed", None
         except JobFailed as failure:
-            status, reason = failure.status, failure.reason
+            return failure.status, failure.reason
         except Exception as error:  # noqa: BLE001 - the runner itself broke: say so on the job
             log.exception("job %s", name)
-            status, reason = "Failed", f"ClientError: local job runner: {error}"
-        seconds = max(1, math.ceil(time.monotonic() - started))
+            return "Failed", f"ClientError: local job runner: {error}"
+
+    def _finish(self, kind: str, job: Any, status: str, reason: str | None, seconds: int) -> None:
         if kind == "Training":
             count = int(job.resource_config.get("InstanceCount", 1))
             job.training_end_time = job.last_modified_time = _now()
@@ -222,7 +244,9 @@ class JobRunner:
         logs = _LogStream(self.logs, f"/aws/sagemaker/{log_kind}", f"{name}/algo-1-{int(time.time())}")
         metrics = _MetricParser(metric_definitions)
         tail: list[str] = []
-        process = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        process = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                   start_new_session=True)  # its own process group: ended with everything it starts
+        self._track(process)
         timer = threading.Timer(max_runtime, process.kill)
         timer.start()
         started = time.monotonic()
@@ -239,6 +263,7 @@ class JobRunner:
         finally:
             timer.cancel()
             logs.flush()
+            self._untrack(process)
         metrics.publish(self.cloudwatch, log_kind, name)
         if metric_definitions:
             job.final_metric_data_list = metrics.final()
@@ -248,6 +273,35 @@ class JobRunner:
             errors = [line for line in tail if line.startswith("ERROR")] or [line for line in tail if line.strip()][-1:]
             message = errors[-1] if errors else "no output"
             raise JobFailed(f"AlgorithmError: {message} (exit code {code})")
+
+    # ---- the job processes this runner started
+    def stop(self, grace: float = 3.0) -> None:
+        """End every job process still running (its whole process group), as the stack goes down."""
+        with self.process_lock:
+            running = list(self.processes.values())
+        for process in running:
+            signal_group(process.pid, signal.SIGTERM)
+        deadline = time.monotonic() + grace
+        for process in running:
+            try:
+                process.wait(timeout=max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                pass
+            signal_group(process.pid, signal.SIGKILL)  # whatever is left in its group
+
+    def _track(self, process: subprocess.Popen) -> None:
+        with self.process_lock:
+            self.processes[process.pid] = process
+            self._write_processes()
+
+    def _untrack(self, process: subprocess.Popen) -> None:
+        with self.process_lock:
+            self.processes.pop(process.pid, None)
+            self._write_processes()
+
+    def _write_processes(self) -> None:
+        self.process_file.parent.mkdir(parents=True, exist_ok=True)
+        self.process_file.write_text(json.dumps(sorted(self.processes)))
 
     def _transition(self, job: Any, status: str, message: str) -> None:
         now = _now()

@@ -13,6 +13,8 @@ moto is the local AWS; three things it lacks are added here and nowhere else:
    includes the account. Idempotency on the event id, and parsers that follow AWS, depend on both.
 5. `aws-sdk:s3:getObject` tasks: moto passes the response Body on as a botocore stream object; Step
    Functions passes it on as a string (the quality gate parses it with States.StringToJson).
+6. DynamoDB requests are handled one at a time: moto's backend is not thread-safe, and the
+   threaded server (or a test racing threads) corrupts an item mid-copy otherwise.
 
 `install()` refuses to run against any moto but the pinned one, and checks that every patched
 symbol is still where we expect it: an upgrade fails loudly here, not subtly in a run.
@@ -21,6 +23,7 @@ symbol is still where we expect it: an upgrade fails loudly here, not subtly in 
 from __future__ import annotations
 
 import copy
+import threading
 import uuid
 from collections.abc import Callable
 from datetime import datetime
@@ -31,6 +34,7 @@ import botocore.session
 import moto
 from moto.awslambda_simple import models as lambda_simple_models
 from moto.core.config import default_user_config
+from moto.dynamodb import responses as dynamodb_responses
 from moto.events import utils as events_utils
 from moto.sagemaker import models as sagemaker_models
 from moto.sagemaker import responses as sagemaker_responses
@@ -206,8 +210,7 @@ def _run_jobs(backend_cls: type, runner: JobRunner) -> None:
         job.training_end_time = None
         job.failure_reason = None
         job.billable_time_in_seconds = None
-        runner.start("Training", job)
-        return job
+        return job  # started by the request handler, once it has kept what moto drops
 
     def create_processing_job(self, processing_job_name: str, **kwargs: Any) -> Any:
         _refuse_duplicate(self.processing_jobs, processing_job_name, "Processing")
@@ -229,8 +232,18 @@ def _run_jobs(backend_cls: type, runner: JobRunner) -> None:
         runner.start("Processing", job)
         return result
 
+    def create_training_job_request(self) -> Any:
+        result = create_training_request(self)
+        # moto's record drops RetryStrategy; keep it (the runner retries internal errors as SageMaker does)
+        job = self.sagemaker_backend.training_jobs[self._get_param("TrainingJobName")]
+        job.retry_strategy = self._get_param("RetryStrategy")
+        runner.start("Training", job)
+        return result
+
     create_processing_request = sagemaker_responses.SageMakerResponse.create_processing_job
+    create_training_request = sagemaker_responses.SageMakerResponse.create_training_job
     sagemaker_responses.SageMakerResponse.create_processing_job = create_processing_job_request
+    sagemaker_responses.SageMakerResponse.create_training_job = create_training_job_request
     backend_cls.create_training_job = create_training_job
     backend_cls.create_processing_job = create_processing_job
 
@@ -284,6 +297,29 @@ def _read_bodies(original: Callable[..., Any]) -> Callable[..., Any]:
     return eval_service_task
 
 
+# ---------------------------------------------------------------- 6. DynamoDB one request at a time
+
+_DYNAMODB_LOCK = threading.RLock()
+
+
+def serialise_dynamodb() -> None:
+    """moto's DynamoDB is not thread-safe: an update deep-copies an item while another thread writes
+    it ("dictionary changed size during iteration"). DynamoDB itself serialises writes per item, so
+    handling one request at a time changes no semantics a caller can see. Idempotent; used by the
+    local stack (threaded server) and by unit tests that race threads on moto in-process."""
+    handler = dynamodb_responses.DynamoHandler
+    if getattr(handler.call_action, "_serialised", False):
+        return
+    original = handler.call_action
+
+    def call_action(self):  # noqa: ANN001, ANN202
+        with _DYNAMODB_LOCK:
+            return original(self)
+
+    call_action._serialised = True  # type: ignore[attr-defined]
+    handler.call_action = call_action
+
+
 # ---------------------------------------------------------------- install
 
 
@@ -293,10 +329,12 @@ _PATCHED: list[tuple[object, str]] = [
     (sagemaker_models.SageMakerModelBackend, "create_training_job"),
     (sagemaker_models.SageMakerModelBackend, "create_processing_job"),
     (sagemaker_responses.SageMakerResponse, "create_processing_job"),
+    (sagemaker_responses.SageMakerResponse, "create_training_job"),
     (lambda_simple_models.LambdaSimpleBackend, "invoke"),
     (events_utils, "_BASE_EVENT_MESSAGE"),
     (events_utils.EventTemplateParser, "DEFAULT_EVENT_INPUT_TEMPLATE"),
     (StateTaskServiceAwsSdk, "_eval_service_task"),
+    (dynamodb_responses.DynamoHandler, "call_action"),
 ]
 _installed = False
 
@@ -331,5 +369,6 @@ def install(runner: JobRunner, invoker: LambdaInvoker) -> None:
     events_utils._BASE_EVENT_MESSAGE = _FreshEventId(events_utils._BASE_EVENT_MESSAGE)
     events_utils.EventTemplateParser.DEFAULT_EVENT_INPUT_TEMPLATE = _DELIVERED_EVENT
     StateTaskServiceAwsSdk._eval_service_task = _read_bodies(StateTaskServiceAwsSdk._eval_service_task)
+    serialise_dynamodb()
     _installed = True
 

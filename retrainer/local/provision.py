@@ -224,6 +224,16 @@ class Provisioner:
             events.put_targets(Rule=name, Targets=targets)
         self._set(logical_id, name, Arn=arn)
 
+    # ---- EventBridge Scheduler (stored by moto, fired by the local stack's ScheduleEmitter)
+    def _aws_scheduler_schedule(self, logical_id: str, p: dict[str, Any]) -> None:
+        name = p.get("Name") or self._name(logical_id)
+        target = {k: v for k, v in p["Target"].items() if k in ("Arn", "RoleArn", "Input", "RetryPolicy", "DeadLetterConfig")}
+        arn = self.client("scheduler").create_schedule(
+            Name=name, ScheduleExpression=p["ScheduleExpression"], FlexibleTimeWindow=p["FlexibleTimeWindow"],
+            Target=target, State=p.get("State", "ENABLED"), Description=p.get("Description", ""),
+        )["ScheduleArn"]
+        self._set(logical_id, name, Arn=arn)
+
     # ---- IAM
     def _aws_iam_role(self, logical_id: str, p: dict[str, Any]) -> None:
         iam, name = self.client("iam"), p.get("RoleName") or self._name(logical_id)

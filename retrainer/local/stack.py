@@ -16,7 +16,7 @@ from moto.server import ThreadedMotoServer
 
 from retrainer.code_package import code_version, publish
 from retrainer.local import moto_patches
-from retrainer.local.emitters import AlarmStateEmitter, ExecutionStatusEmitter
+from retrainer.local.emitters import AlarmStateEmitter, ExecutionStatusEmitter, ScheduleEmitter
 from retrainer.local.faults import Faults
 from retrainer.local.jobs import JobRunner
 from retrainer.local.lambdas import LambdaRuntime
@@ -41,8 +41,11 @@ log = logging.getLogger(__name__)
 
 
 def ensure_free(port: int) -> None:
-    """Refuse a taken port: the server would fail in its thread while provisioning went on elsewhere."""
+    """Refuse a taken port: the server would fail in its thread while provisioning went on elsewhere.
+    Taken means something listens there: connections of a stack that just stopped (TIME_WAIT) do not
+    count, the server binds with SO_REUSEADDR as well (werkzeug's does)."""
     with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind(("127.0.0.1", port))
         except OSError:
@@ -94,6 +97,7 @@ class LocalStack:
         self.pollers += [
             ExecutionStatusEmitter(session, [provisioned.outputs["StateMachineArn"]]),
             AlarmStateEmitter(session),
+            ScheduleEmitter(session),
         ]
         for poller in self.pollers:
             poller.start()
@@ -102,6 +106,8 @@ class LocalStack:
         return provisioned
 
     def stop(self) -> None:
+        if getattr(self, "runner", None):
+            self.runner.stop()  # the job processes first: they outlive the server otherwise
         for poller in self.pollers:
             poller.stop()
         for poller in self.pollers:  # let each finish its round before the server goes away

@@ -11,6 +11,10 @@ LEDGER_TABLE, IDEMPOTENCY_TABLE = "ledger", "idempotency"
 def aws(monkeypatch):
     from core import aws as data_access
 
+    from retrainer.local.moto_patches import serialise_dynamodb
+
+    serialise_dynamodb()  # as the local stack does: moto's DynamoDB is not thread-safe
+
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)  # the session's local stack, if one runs
     for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}.items():
         monkeypatch.setenv(name, value)

@@ -35,3 +35,31 @@ def test_steps_are_audited_from_the_history_with_hits_retries_and_cost():
     assert train["billable_seconds"] == 180 and train["cost_usd"] == round(0.23 * 180 / 3600, 6)
     assert evaluate["status"] == "failed" and evaluate["failure_reason"].startswith("AlgorithmError")
     assert evaluate["billable_seconds"] == 30 and evaluate["seconds"] == 30.0
+
+
+def test_retries_inside_a_training_job_and_by_the_state_machine_are_attempts_with_their_reasons():
+    internal = "InternalServerError: We encountered an internal error. Please try again."
+    retried_job = {"TrainingJobName": "rt-r-train-0", "ResourceConfig": {"InstanceType": "ml.m5.xlarge", "InstanceCount": 1},
+                   "SecondaryStatusTransitions": [{"Status": "Starting"}, {"Status": "Training"},
+                                                  {"Status": "Starting", "StatusMessage": "Retrying the job after an internal error (attempt 2 of 3)"},
+                                                  {"Status": "Training"}, {"Status": "Completed"}]}
+    failed_processing = {"ProcessingJobName": "rt-r-preprocess-0", "FailureReason": internal,
+                         "ProcessingResources": {"ClusterConfig": {"InstanceType": "ml.m5.large", "InstanceCount": 1}}}
+    done_processing = {**failed_processing, "ProcessingJobName": "rt-r-preprocess-1", "FailureReason": None}
+    history = [
+        entered("Preprocess"),
+        {"type": "TaskScheduled"},
+        {"type": "TaskFailed", "taskFailedEventDetails": {"error": "States.TaskFailed", "cause": json.dumps(failed_processing)}},
+        {"type": "TaskScheduled"},
+        {"type": "TaskSucceeded", "taskSucceededEventDetails": {"output": json.dumps(done_processing)}},
+        entered("Train"),
+        {"type": "TaskScheduled"},
+        {"type": "TaskSucceeded", "taskSucceededEventDetails": {"output": json.dumps(retried_job)}},
+    ]
+
+    preprocess, train = audit(history)
+
+    assert (preprocess["status"], preprocess["attempts"], preprocess["retried_after"]) == ("succeeded", 2, [internal])
+    assert "failure_reason" not in preprocess
+    assert (train["status"], train["attempts"]) == ("succeeded", 2)
+    assert train["retried_after"] == ["Retrying the job after an internal error (attempt 2 of 3)"]

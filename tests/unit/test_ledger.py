@@ -44,3 +44,12 @@ def test_run_records_are_created_once_and_audited(ledger):
     assert run["status"] == "RUNNING" and [a["execution"] for a in run["attempts"]] == ["r", "r-r1"]
     assert run["cost_usd"] == 0.25 and run["spec"] == {"x": 0.5}
     assert [r["run_id"] for r in ledger.runs()] == ["r"]
+
+
+def test_an_execution_is_recorded_once_however_many_invocations_record_it(ledger):
+    ledger.record_run({"run_id": "r", "model": "m", "status": "STARTING", "started_at": "t", "spec": {}})
+
+    first, again = ledger.add_attempt("r", {"execution": "r"}), ledger.add_attempt("r", {"execution": "r"})
+
+    assert (first, again) == (True, False)
+    assert [a["execution"] for a in ledger.run("r")["attempts"]] == ["r"]

@@ -4,10 +4,12 @@ event decided once."""
 import json
 
 import pytest
+from core.ledger import Ledger
 from start_retraining import app
 
+from tests.unit.conftest import LEDGER_TABLE
 from tests.unit.test_triggering import BUCKET, ENVIRONMENT, landed
-from tests.utils.events import s3_object_created, sqs_batch
+from tests.utils.events import s3_object_created, sample, sqs_batch
 from tests.utils.fakes import FakeDeadLetters, FakeWorkflow
 
 
@@ -65,4 +67,22 @@ def test_a_transient_failure_is_reported_for_redelivery_alone(wired, monkeypatch
     response = app.lambda_handler(event, Context())
 
     assert response == {"batchItemFailures": [{"itemIdentifier": "m-1"}]}  # retried by SQS, then its DLQ
+    assert dead_letters.sent == []
+
+
+def test_an_event_id_reused_for_another_landing_gets_a_decision_of_its_own(wired, monkeypatch):
+    # Given two landings, and AWS's documented sample id on both markers' events (producers reuse ids)
+    workflow, dead_letters = wired
+    monkeypatch.setattr(app, "S3Objects", lambda: landed("b", "c"))
+    documented_id = sample("s3_object_created_success.json")["id"]
+
+    # When both are delivered, and the first is redelivered
+    for batch in ("b", "c", "b"):
+        app.lambda_handler(sqs_batch(s3_object_created(f"incoming/scarcegan/{batch}/_SUCCESS", bucket=BUCKET, event_id=documented_id)), Context())
+
+    # Then the first runs, the second is its follow-up (not "duplicate" of the first), the redelivery changes nothing
+    lock = Ledger(LEDGER_TABLE).lock("scarcegan")
+    (started,) = workflow.started.values()
+    assert started["data"]["uri"].endswith("/b/")
+    assert [p["spec"]["data"]["uri"].rsplit("/", 2)[-2] for p in lock["pending"].values()] == ["c"]
     assert dead_letters.sent == []

@@ -7,7 +7,7 @@ from core.events import parse_trigger
 from core.finishing import finish
 from core.run_spec import MAX_RUN_ID
 from core.settings import StartRetrainingSettings
-from core.triggering import decide
+from core.triggering import answer, decide
 
 from tests.unit.conftest import IDEMPOTENCY_TABLE, LEDGER_TABLE
 from tests.utils.events import alarm_state_change, manual_request, resume_request, s3_object_created
@@ -123,6 +123,8 @@ def test_racing_invocations_for_one_landing_start_one_run(ledger):
 
     assert len(workflow.started) == 1
     assert sorted(d.action for d in decisions) == ["duplicate", "duplicate", "duplicate", "start"]
+    (run_id,) = workflow.started
+    assert [a["execution"] for a in ledger.run(run_id)["attempts"]] == [run_id]  # one execution, recorded once
 
 
 def test_a_flapping_drift_alarm_starts_one_run(ledger):
@@ -198,3 +200,49 @@ class Notes:
 
     def publish(self, subject, message):
         self.published.append((subject, message))
+
+
+def test_a_request_made_while_the_model_is_busy_keeps_its_parameters_and_runs_in_its_turn(ledger):
+    # Given a landing's run holds the model
+    workflow, objects = FakeWorkflow(), landed("b1", "b2")
+    running = decide(landing("b1"), SETTINGS, objects, workflow, ledger)
+
+    # When a manual request with parameters of its own arrives, then a newer landing
+    request = parse_trigger(json.dumps(manual_request({"iterations": "500"}, request_id="req-500")))
+    queued = decide(request, SETTINGS, objects, workflow, ledger)
+    answer(request, queued, ledger)
+    newer = decide(landing("b2", event_id="e-2"), SETTINGS, objects, workflow, ledger)
+
+    # Then both are queued, in order, each under its own run id, and the requester can read that by key
+    assert (queued.action, queued.details["holder"], queued.details["position"]) == ("coalesce", running.run_id, 1)
+    assert (newer.action, newer.details["position"]) == ("coalesce", 2)
+    assert ledger.run(queued.run_id)["status"] == "QUEUED" and ledger.run(queued.run_id)["queued_behind"] == running.run_id
+    assert ledger.decision("req-500") | {"decided_at": 0} == {"action": "coalesce", "model": "scarcegan", "run_id": queued.run_id,
+                                                             "reason": queued.reason, "holder": running.run_id, "position": 1, "decided_at": 0}
+
+    # When the running run ends: the request runs with its own parameters; the landing waits behind it
+    finish({"name": running.run_id, "status": "SUCCEEDED", "input": json.dumps(workflow.started[running.run_id])}, [], ledger, workflow, Notes())
+    assert workflow.started[queued.run_id]["train"]["hyperparameters"]["iterations"] == "500"
+    assert ledger.run(queued.run_id)["trigger"]["follows"] == running.run_id
+    assert ledger.run(newer.run_id)["status"] == "QUEUED" and ledger.run(newer.run_id)["queued_behind"] == queued.run_id
+
+    # When the request's run ends: the landing runs
+    finish({"name": queued.run_id, "status": "SUCCEEDED", "input": json.dumps(workflow.started[queued.run_id])}, [], ledger, workflow, Notes())
+    assert newer.run_id in workflow.started and ledger.lock("scarcegan")["run_id"] == newer.run_id
+
+
+def test_landings_queued_around_a_request_merge_into_the_newest_which_keeps_its_place(ledger):
+    workflow, objects = FakeWorkflow(), landed("b0", "b1", "b2")
+    running = decide(landing("b0"), SETTINGS, objects, workflow, ledger)
+    older = decide(landing("b1", event_id="e-1"), SETTINGS, objects, workflow, ledger)
+    request = decide(parse_trigger(json.dumps(manual_request({"seed": "3"}))), SETTINGS, objects, workflow, ledger)
+    newest = decide(landing("b2", event_id="e-2"), SETTINGS, objects, workflow, ledger)
+    # positions as decided: b2 takes b1's work, so b2 is second, not third
+    assert [older.details["position"], request.details["position"], newest.details["position"]] == [1, 2, 2]
+
+    finish({"name": running.run_id, "status": "SUCCEEDED", "input": json.dumps(workflow.started[running.run_id])}, [], ledger, workflow, Notes())
+
+    assert request.run_id in workflow.started and newest.run_id not in workflow.started
+    assert ledger.run(older.run_id)["status"] == "SUPERSEDED" and ledger.run(older.run_id)["superseded_by"] == newest.run_id
+    finish({"name": request.run_id, "status": "SUCCEEDED", "input": json.dumps(workflow.started[request.run_id])}, [], ledger, workflow, Notes())
+    assert workflow.started[newest.run_id]["trigger"]["coalesced"] == [older.run_id]

@@ -15,8 +15,8 @@ class FakeObjects:
         self.objects = objects or {}  # "bucket/key" -> {"etag", "size", "version_id"}
         self.documents = documents or {}
 
-    def put(self, bucket: str, key: str, etag: str = "e", size: int = 1) -> None:
-        self.objects[f"{bucket}/{key}"] = {"etag": etag, "size": size, "version_id": None}
+    def put(self, bucket: str, key: str, etag: str = "e", size: int = 1, last_modified: float = 0.0) -> None:
+        self.objects[f"{bucket}/{key}"] = {"etag": etag, "size": size, "version_id": None, "last_modified": last_modified}
 
     def list(self, bucket: str, prefix: str) -> list[dict[str, Any]]:
         return [
@@ -43,6 +43,14 @@ class FakeWorkflow:
             return False
         self.started[name] = run_input
         return True
+
+
+class FakeQuietChecks:
+    def __init__(self) -> None:
+        self.scheduled: list[tuple[dict[str, str], int]] = []
+
+    def schedule(self, landing: dict[str, str], delay_seconds: int) -> None:
+        self.scheduled.append((landing, delay_seconds))
 
 
 class FakeRegistry:
