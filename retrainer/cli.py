@@ -58,7 +58,7 @@ def _invoke(args: argparse.Namespace) -> int:
 
 
 # Modules that add their own subcommands: each has `add_commands(subparsers)`.
-COMMAND_MODULES: tuple[str, ...] = ("retrainer.run_commands", "retrainer.deploy", "retrainer.review")
+COMMAND_MODULES: tuple[str, ...] = ("retrainer.run_commands", "retrainer.deploy", "retrainer.review", "retrainer.scores")
 
 
 def parser() -> argparse.ArgumentParser:

@@ -138,6 +138,7 @@ def summary(session: Any, stack: dict[str, Any], described: dict[str, Any], land
             "states": runs.states(sfn, described["executionArn"]),
         },
         "trigger": {**run_input["trigger"], "landing": landing_uri},
+        "quality_gate": run_input["quality_gate"],
         "data": run_input["data"],
         "training_job": job["TrainingJobName"] if job else None,
         "training_metrics": runs.final_metrics(job),
@@ -156,32 +157,60 @@ def land_scoring(s3: Any, bucket: str, model: str, batch: str, drift: float) -> 
     return f"s3://{bucket}/{prefix}"
 
 
-def close_the_loop(session: Any, stack: dict[str, Any], out: Any, timeout: float) -> dict[str, Any]:
-    """Drifted scoring data lands -> drift check job -> MaxFeaturePSI -> alarm -> retrain."""
-    sagemaker, cloudwatch, logs = session.client("sagemaker"), session.client("cloudwatch"), session.client("logs")
-    sfn = session.client("stepfunctions")
-    known = {e["name"] for e in runs.executions(sfn, stack["outputs"]["StateMachineArn"])}
+def approve_pick(session: Any, result: dict[str, Any], out: Any) -> dict[str, Any]:
+    """Approve the version of evaluate's pick (the report's `best`), as a reviewer would after `retrainer compare`."""
+    import json
+
+    from retrainer import review
+
+    s3, sagemaker = session.client("s3"), session.client("sagemaker")
+    gate = result["quality_gate"]
+    best = json.loads(s3.get_object(Bucket=gate["report_bucket"], Key=gate["report_key"])["Body"].read())["best"]
+    pick = next((m for m in result["models"] if m["kind"] == best), result["models"][0])
+    row = review.review(sagemaker, pick["arn"], "Approved", f"demo: evaluate's pick ({best})")
+    print(f"approved v{row['version']} ({row['family']} {row['kind']}), evaluate's pick", file=out, flush=True)
+    return row
+
+
+def score_batch(session: Any, stack: dict[str, Any], out: Any, timeout: float, drift: float = 0.0) -> dict[str, Any]:
+    """A fresh scoring batch lands -> the scoring run of the approved version -> flagged players."""
+    from core.ledger import Ledger
+
     batch = f"scoring-{datetime.now(UTC):%Y%m%dT%H%M%S}"
-    scoring = land_scoring(session.client("s3"), stack["outputs"]["LandingBucketName"], "scarcegan", batch, drift=2.0)
-    print(f"landed drifted scoring data {scoring} (+ _SUCCESS); a drift check job starts", file=out, flush=True)
+    scoring = land_scoring(session.client("s3"), stack["outputs"]["LandingBucketName"], "scarcegan", batch, drift=drift)
+    print(f"landed scoring data {scoring} (+ _SUCCESS); the approved model scores it", file=out, flush=True)
+    ledger = Ledger(stack["outputs"]["RunLedgerTableName"])
 
-    def finished_check() -> dict[str, Any] | None:
-        jobs = sagemaker.list_processing_jobs(NameContains="-drift-", SortBy="CreationTime", SortOrder="Descending")["ProcessingJobSummaries"]
-        job = jobs and sagemaker.describe_processing_job(ProcessingJobName=jobs[0]["ProcessingJobName"])
-        return job if job and job["ProcessingJobStatus"] in ("Completed", "Failed") and batch in str(job.get("Tags", "")) + str(job) else None
+    def scored() -> dict[str, Any] | None:
+        found = [r for r in ledger.runs(200) if r.get("kind") == "scoring" and r.get("batch") == batch]
+        return next((r for r in found if r["status"] in FINAL), None)
 
-    job = runs.wait_until("the drift check job", finished_check, 120)
-    line = runs.last_log_line(logs, "/aws/sagemaker/ProcessingJobs", job["ProcessingJobName"], "MaxFeaturePSI=")
-    print(f"drift check {job['ProcessingJobName']}: {job['ProcessingJobStatus']}: {line or job.get('FailureReason')}", file=out, flush=True)
+    run = runs.wait_until(f"the scoring run of {batch}", scored, timeout)
+    if run["status"] != "SUCCEEDED":
+        raise RuntimeError(f"scoring run {run['run_id']} {run['status']}: {(run.get('failure') or {}).get('cause')}")
+    figures = run["scoring"]
+    print(f"scoring run {run['run_id']}: {figures['rows']} players scored by v{figures['model_version']}, "
+          f"{figures['flagged']} flagged (max feature PSI {figures['max_feature_psi']:.3f}) -> {figures['flags_uri']}",
+          file=out, flush=True)
+    return {"batch": batch, "run_id": run["run_id"], "rows": figures["rows"], "flagged": figures["flagged"],
+            "model_version": figures["model_version"], "flags_uri": figures["flags_uri"],
+            "max_feature_psi": figures["max_feature_psi"]}
+
+
+def close_the_loop(session: Any, stack: dict[str, Any], out: Any, timeout: float) -> dict[str, Any]:
+    """Drifted scoring data lands -> its scoring run puts MaxFeaturePSI -> alarm -> retrain."""
+    cloudwatch, sfn = session.client("cloudwatch"), session.client("stepfunctions")
+    known = {e["name"] for e in runs.executions(sfn, stack["outputs"]["StateMachineArn"])}
+    scored = score_batch(session, stack, out, timeout, drift=2.0)
     alarm = "retrainer-drift-scarcegan-psi"
     runs.wait_until("the drift alarm", lambda: cloudwatch.describe_alarms(AlarmNames=[alarm])["MetricAlarms"][0]["StateValue"] == "ALARM", 60)
     print(f"alarm {alarm} -> ALARM; waiting for the retrain it starts", file=out, flush=True)
     retrain = runs.wait_until("the drift-triggered run", lambda: next(
         (e for e in runs.executions(sfn, stack["outputs"]["StateMachineArn"]) if e["name"] not in known), None), 60)
     described = follow(session, retrain, out, timeout)
-    result = summary(session, stack, described, scoring)
-    return {"scoring_data": scoring, "drift_check": {"job": job["ProcessingJobName"], "status": job["ProcessingJobStatus"], "log": line},
-            "alarm": alarm, "retrain": result}
+    return {"scoring_data": scored["batch"], "drift_check": {"job": scored["run_id"], "status": "Completed",
+                                                              "log": f"MaxFeaturePSI={scored['max_feature_psi']:.6f};"},
+            "alarm": alarm, "retrain": summary(session, stack, described, scored["batch"])}
 
 
 def run(fail_step: str | None, timeout: float, out: Any = sys.stderr, drift: bool = False) -> dict[str, Any]:
@@ -199,8 +228,11 @@ def run(fail_step: str | None, timeout: float, out: Any = sys.stderr, drift: boo
     print(f"run {execution['name']} started by the landing event", file=out, flush=True)
     described = follow(session, execution, out, timeout)
     result = summary(session, stack, described, landing)
-    if drift and described["status"] == "SUCCEEDED":
-        result["drift"] = close_the_loop(session, stack, out, timeout)
+    if described["status"] == "SUCCEEDED" and result["models"]:
+        result["approved"] = approve_pick(session, result, out)
+        result["scoring"] = score_batch(session, stack, out, timeout)
+        if drift:
+            result["drift"] = close_the_loop(session, stack, out, timeout)
     return result
 
 
@@ -216,6 +248,11 @@ def render(result: dict[str, Any]) -> str:
         lines += [f"    {name:<34} {value:.4f}" for name, value in result["training_metrics"].items()]
     lines.append(f"  registered models ({len(result['models'])}):")
     for model in result["models"]:
-        metrics = "  ".join(f"{k}={v:.3f}" for k, v in model["metrics"].items())
-        lines.append(f"    v{model['version']:<3} {model['kind']:<15} {model['approval']:<22} {metrics}")
+        shown = {k: model["intervals"][k] for k in ("pr_auc", "recall", "precision") if k in model.get("intervals", {})}
+        metrics = "  ".join(f"{k}={v['value']:.3f} [{v['low']:.2f},{v['high']:.2f}]" for k, v in shown.items())
+        lines.append(f"    v{model['version']:<3} {model['family'] or '-':<17} {model['kind']:<15} {model['approval']:<22} {metrics}")
+    if "scoring" in result:
+        scoring = result["scoring"]
+        lines.append(f"  scoring: {scoring['batch']}: {scoring['rows']} players scored by v{scoring['model_version']}, "
+                     f"{scoring['flagged']} flagged -> {scoring['flags_uri']}")
     return "\n".join(lines)

@@ -9,7 +9,7 @@ from typing import Any
 
 from core.pricing import estimated_cost
 
-STEPS = ("Preprocess", "Train", "Challenger", "Evaluate")
+STEPS = ("Preprocess", "Train", "Challenger", "Evaluate", "Score")
 
 
 def audit(history: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -129,18 +129,6 @@ class QuietChecks:
         sqs.send_message(QueueUrl=self.queue_url, MessageBody=json.dumps(event), DelaySeconds=int(delay_seconds))
 
 
-class ProcessingJobs:
-    def start(self, request: dict[str, Any]) -> bool:
-        """Create the job; False when a job of that name exists (this check ran already)."""
-        try:
-            client("sagemaker").create_processing_job(**request)
-        except ClientError as error:
-            if "already exists" in error.response["Error"].get("Message", "") or error.response["Error"]["Code"] == "ResourceInUse":
-                return False
-            raise
-        return True
-
-
 class ModelRegistry:
     def approved(self, group: str) -> dict[str, Any] | None:
         """The group's latest Approved version (the champion): {version, arn, model_data_url}, or None."""
@@ -159,6 +147,12 @@ class ModelRegistry:
         return {"version": described["ModelPackageVersion"], "arn": arn,
                 "model_data_url": described["InferenceSpecification"]["Containers"][0]["ModelDataUrl"]}
 
+    def package(self, arn: str) -> dict[str, Any]:
+        """One version as the scoring run needs it: {version, arn, model_data_url}."""
+        described = client("sagemaker").describe_model_package(ModelPackageName=arn)
+        return {"version": described["ModelPackageVersion"], "arn": arn,
+                "model_data_url": described["InferenceSpecification"]["Containers"][0]["ModelDataUrl"]}
+
     def find(self, group: str, metadata: dict[str, str]) -> str | None:
         """The ARN of the version in group whose metadata includes all of `metadata`, if any."""
         sagemaker = client("sagemaker")
@@ -172,6 +166,20 @@ class ModelRegistry:
 
     def create(self, request: dict[str, Any]) -> str:
         return client("sagemaker").create_model_package(**request)["ModelPackageArn"]
+
+
+class ScoringRuns(Workflow):
+    """Starts scoring executions; says on the event bus what became of a scoring landing."""
+
+    def __init__(self, state_machine_arn: str, event_bus: str = "default"):
+        super().__init__(state_machine_arn)
+        self.event_bus = event_bus
+
+    def publish(self, detail_type: str, detail: dict[str, Any]) -> None:
+        response = client("events").put_events(Entries=[{"Source": "retrainer", "DetailType": detail_type,
+                                                          "EventBusName": self.event_bus, "Detail": json.dumps(detail, default=str)}])
+        if response.get("FailedEntryCount"):
+            raise RuntimeError(f"EventBridge refused {detail_type!r}: {response['Entries']}")
 
 
 class ExecutionHistory:

@@ -21,6 +21,7 @@ SUCCESS_MARKER = "_SUCCESS"
 LANDING_ROOT = "incoming/"  # training data: incoming/<model>/<batch>/
 SCORING_ROOT = "scoring/"  # data being scored, checked for drift: scoring/<model>/<batch>/
 CLI_SOURCE = "retrainer"
+MODEL_PACKAGE_GROUP_SUFFIX = "-models"  # the template names each model's group <model>-models
 
 
 class Landing(BaseModel):
@@ -43,7 +44,7 @@ class Landing(BaseModel):
 class Trigger(BaseModel):
     """Why a run starts: kept in the run ledger and the registry metadata."""
 
-    type: Literal["data-landing", "scoring-landing", "drift-alarm", "manual", "resume", "quiet-period", "schedule"]
+    type: Literal["data-landing", "scoring-landing", "drift-alarm", "manual", "resume", "quiet-period", "schedule", "approval"]
     source: str
     event_id: str
     time: datetime
@@ -60,6 +61,16 @@ class Trigger(BaseModel):
     data_uri: str | None = None
     run_id: str | None = None  # resume: the run to continue
     requested_by: str | None = None
+    model_package_arn: str | None = None  # approval: the version whose status changed
+    approval_status: str | None = None
+
+
+class _ModelPackageDetail(BaseModel):
+    """SageMaker "Model Package State Change": the detail carries the package as DescribeModelPackage does."""
+
+    ModelPackageGroupName: str  # noqa: N815 - AWS's field names
+    ModelPackageArn: str  # noqa: N815
+    ModelApprovalStatus: str  # noqa: N815
 
 
 class _AlarmState(BaseModel):
@@ -122,6 +133,11 @@ def parse_trigger(body: str, alarm_models: dict[str, str] | None = None) -> Trig
     try:
         if kind == ("aws.s3", "Object Created"):
             return _landing(S3EventNotificationEventBridgeModel.model_validate(raw))
+        if kind == ("aws.sagemaker", "SageMaker Model Package State Change"):
+            package = _ModelPackageDetail.model_validate(envelope.detail)
+            return Trigger(type="approval", source=envelope.source, event_id=envelope.id, time=envelope.time,
+                           model=package.ModelPackageGroupName.removesuffix(MODEL_PACKAGE_GROUP_SUFFIX),
+                           model_package_arn=package.ModelPackageArn, approval_status=package.ModelApprovalStatus)
         if kind == ("aws.cloudwatch", "CloudWatch Alarm State Change"):
             return _alarm(envelope, _AlarmDetail.model_validate(envelope.detail), alarm_models or {})
         if kind == (CLI_SOURCE, "Retraining Requested"):

@@ -3,6 +3,7 @@
 Items (pk / sk):
 - `MODEL#<model>` / `LOCK`: the model's running run; the runs queued behind it (`pending`); expiry (stale-lock guard)
 - `MODEL#<model>` / `LATEST`: the newest complete landing (what a drift or manual run trains on)
+- `MODEL#<model>` / `LATEST_SCORING`: the newest complete scoring batch (what an approval re-scores)
 - `MODEL#<model>` / `COOLDOWN#<alarm>`: when that alarm last started a run
 - `MODEL#<model>` / `QUIET#<landing prefix>`: when the landing's scheduled quiet-period check is due
 - `RUN#<run id>` / `RUN`: spec, trigger, status (QUEUED / SUPERSEDED while waiting), attempts, failure,
@@ -119,11 +120,13 @@ class Ledger:
         return _plain(old).get("pending", {})
 
     # ---- landings and cooldowns
-    def remember_landing(self, model: str, landing: dict[str, Any]) -> None:
-        self.table.put_item(Item={"pk": f"MODEL#{model}", "sk": "LATEST", **_clean(landing)})
+    def remember_landing(self, model: str, landing: dict[str, Any], scoring: bool = False) -> None:
+        """The model's newest complete landing (training data, or with scoring=True a scoring batch)."""
+        self.table.put_item(Item={"pk": f"MODEL#{model}", "sk": "LATEST_SCORING" if scoring else "LATEST", **_clean(landing)})
 
-    def latest_landing(self, model: str) -> dict[str, Any] | None:
-        item = self.table.get_item(Key={"pk": f"MODEL#{model}", "sk": "LATEST"}, ConsistentRead=True).get("Item")
+    def latest_landing(self, model: str, scoring: bool = False) -> dict[str, Any] | None:
+        item = self.table.get_item(Key={"pk": f"MODEL#{model}", "sk": "LATEST_SCORING" if scoring else "LATEST"},
+                                   ConsistentRead=True).get("Item")
         return {k: v for k, v in _plain(item).items() if k not in ("pk", "sk")} if item else None
 
     def claim_cooldown(self, model: str, alarm: str, cooldown_seconds: int) -> bool:

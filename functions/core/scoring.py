@@ -10,7 +10,6 @@ from typing import Any, Protocol
 
 from pydantic import BaseModel
 
-from core.errors import PermanentTriggerError
 from core.run_spec import CONTAINER_DIR, DataVersion, Retries, content_hash
 from core.settings import StartRetrainingSettings
 
@@ -82,9 +81,14 @@ def start_scoring(settings: StartRetrainingSettings, landing: dict[str, Any], tr
     if found is None:
         reason = (f"no approved version in {settings.model_package_group}: nothing scores {landing['uri']} "
                   "(approve one with `retrainer approve <version> --note ...`; the newest batch is then scored)")
+        run_id = scoring_run_id(settings.model_name, landing["batch"], landing["version"], "no-approved-version")
+        ledger.record_run({"run_id": run_id, "kind": "scoring", "model": settings.model_name, "status": "SKIPPED",
+                           "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "trigger": trigger,
+                           "batch": landing["batch"], "data": {k: landing[k] for k in ("uri", "version", "objects")},
+                           "reason": reason})
         events.publish("Scoring Skipped", {"model": settings.model_name, "batch": landing["batch"], "data_uri": landing["uri"],
-                                           "reason": reason})
-        return "ignore", None, reason
+                                           "run_id": run_id, "reason": reason})
+        return "ignore", run_id, reason
     run_input = scoring_input(settings, landing, ModelVersion(**found), trigger, landing.get("manifest") or {})
     run_id = run_input["run_id"]
     existing = ledger.run(run_id)
@@ -99,10 +103,3 @@ def start_scoring(settings: StartRetrainingSettings, landing: dict[str, Any], tr
         return "duplicate", run_id, "its execution exists already"
     ledger.add_attempt(run_id, {"execution": run_id, "started_at": int(time.time())})
     return "score", run_id, f"v{found['version']} scores {landing['uri']}"
-
-
-def newest_scoring_landing(ledger: Any, model: str) -> dict[str, Any]:
-    landing = ledger.latest_landing(model, scoring=True)
-    if landing is None:
-        raise PermanentTriggerError(f"no scoring batch of {model} has landed yet: nothing to re-score")
-    return landing

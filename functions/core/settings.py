@@ -61,6 +61,9 @@ class StartRetrainingSettings(_Environment):
     quality_gate_min_recall: float = 0.0
     quality_gate_max_flagged_share: float = 1.0
     transient_retry_wait_seconds: int = 60
+    scoring_state_machine_arn: str = ""
+    event_bus_name: str = "default"
+    rescore_on_approval: bool = True  # an approval re-scores the newest scoring batch with the new champion
     landing_quiet_period_seconds: int = 0  # 0: only a _SUCCESS marker completes a landing
     trigger_queue_url: str = ""  # where quiet-period checks are scheduled (the trigger queue itself)
 

@@ -31,7 +31,7 @@ class Champions(Protocol):
 
 @dataclass(frozen=True)
 class Decision:
-    action: str  # "start" | "coalesce" (queued) | "duplicate" | "wait" | "ignore" | "drift-check" | "refused"
+    action: str  # "start" | "coalesce" (queued) | "duplicate" | "wait" | "ignore" | "score" | "refused"
     model: str
     run_id: str | None = None
     reason: str = ""
@@ -39,9 +39,15 @@ class Decision:
 
 
 def decide(trigger: Trigger, settings: StartRetrainingSettings, objects: ObjectLister, workflow: Starter, ledger: Any,
-           jobs: Any = None, checks: Any = None, registry: Champions | None = None) -> Decision:
+           scoring: Any = None, checks: Any = None, registry: Any = None) -> Decision:
+    """scoring: starts scoring runs and publishes their events (core.aws.ScoringRuns); checks: schedules
+    quiet-period checks; registry: the Model Registry (champion, approved versions)."""
     if trigger.type == "resume":
         return resume(trigger, workflow, ledger, settings.lock_ttl_seconds)  # the stack's current limits
+    if trigger.type == "approval" and trigger.model != settings.model_name:
+        return Decision("ignore", trigger.model, reason=f"{trigger.model_package_arn}: not this stack's model package group")
+    if trigger.type == "approval":
+        return rescore_on_approval(trigger, settings, ledger, registry, scoring)
     if trigger.model != settings.model_name:
         raise PermanentTriggerError(f"unknown model {trigger.model!r} (this stack retrains {settings.model_name!r})")
     if trigger.type == "quiet-period":
@@ -56,7 +62,7 @@ def decide(trigger: Trigger, settings: StartRetrainingSettings, objects: ObjectL
         if waiting:
             return waiting
     if trigger.type == "scoring-landing":
-        return check_drift(trigger, settings, objects, jobs, ledger)
+        return score_landing(trigger, settings, objects, ledger, registry, scoring)
     schema = parameter_schema(objects, settings.parameter_schema_uri)
     trigger = trigger.model_copy(update={"overrides": schema.validate(trigger.overrides, "--param ")})
     if trigger.type == "schedule":
@@ -184,47 +190,36 @@ def resume(trigger: Trigger, workflow: Starter, ledger: Any, lock_ttl_seconds: i
     return Decision("start", run["model"], trigger.run_id, reason=f"resumed as {name}")
 
 
-def check_drift(trigger: Trigger, settings: StartRetrainingSettings, objects: ObjectLister, jobs: Any, ledger: Any) -> Decision:
-    """A complete scoring batch -> a drift-check job against the newest successful run's baseline;
-    the job puts MaxFeaturePSI in CloudWatch, where the drift alarm watches it."""
+def score_landing(trigger: Trigger, settings: StartRetrainingSettings, objects: ObjectLister, ledger: Any,
+                  registry: Any, scoring: Any) -> Decision:
+    """A complete scoring batch -> a scoring run with the latest Approved version (independent of the
+    training lock); the batch is remembered as the one an approval re-scores."""
+    from core.scoring import start_scoring
+
     landing = trigger.landing
-    baseline = ledger.latest_succeeded(trigger.model)
-    if baseline is None:
-        return Decision("ignore", trigger.model, reason="no successful run yet: no baseline to check drift against")
-    data, _ = _landed_data(objects, landing.bucket, landing.prefix, trigger.object_key)
-    request = drift_job_request(settings, landing, data.version, baseline["spec"]["paths"]["preprocess_artifacts"])
-    started = jobs.start(request)
-    return Decision("drift-check" if started else "duplicate", trigger.model, reason=request["ProcessingJobName"],
-                    details={"baseline_run": baseline["run_id"]})
+    schema = parameter_schema(objects, settings.parameter_schema_uri)
+    data, manifest = _landed_data(objects, landing.bucket, landing.prefix, trigger.object_key, schema)
+    found = {**data.model_dump(), "batch": landing.batch, "manifest": manifest}
+    ledger.remember_landing(trigger.model, found, scoring=True)
+    action, run_id, reason = start_scoring(settings, found, trigger.model_dump(mode="json", exclude_none=True),
+                                           registry, scoring, ledger, scoring)
+    return Decision(action, trigger.model, run_id, reason=reason)
 
 
-def drift_job_request(settings: StartRetrainingSettings, landing: Any, data_version: str, baseline_uri: str) -> dict[str, Any]:
-    from core.run_spec import CONTAINER_DIR, content_hash
+def rescore_on_approval(trigger: Trigger, settings: StartRetrainingSettings, ledger: Any, registry: Any, scoring: Any) -> Decision:
+    """A version became Approved: the newest scoring batch is scored again with it (RescoreOnApproval)."""
+    from core.scoring import start_scoring
 
-    name = f"{settings.job_name_prefix}-drift-{settings.model_name[:12]}-{content_hash([data_version, baseline_uri], 10)}"
-    code = f"s3://{settings.artifacts_bucket}/code/{settings.code_version}/{CONTAINER_DIR}/"
-
-    def source(input_name: str, uri: str) -> dict[str, Any]:
-        return {"InputName": input_name, "S3Input": {"S3Uri": uri, "LocalPath": f"/opt/ml/processing/input/{input_name}",
-                                                     "S3DataType": "S3Prefix", "S3InputMode": "File"}}
-
-    return {
-        "ProcessingJobName": name,
-        "RoleArn": settings.sagemaker_role_arn,
-        "AppSpecification": {
-            "ImageUri": settings.processing_image_uri,
-            "ContainerEntrypoint": ["python3", "/opt/ml/processing/input/code/drift.py"],
-            "ContainerArguments": ["--base-dir", "/opt/ml/processing", "--model", settings.model_name,
-                                   "--metric-namespace", settings.drift_metric_namespace],
-        },
-        "ProcessingResources": {"ClusterConfig": {"InstanceType": settings.evaluate_instance_type, "InstanceCount": 1, "VolumeSizeInGB": 30}},
-        "StoppingCondition": {"MaxRuntimeInSeconds": settings.evaluate_max_runtime_seconds},
-        "ProcessingInputs": [source("code", code), source("data", landing.uri), source("baseline", baseline_uri)],
-        "ProcessingOutputConfig": {"Outputs": [{"OutputName": "drift", "S3Output": {
-            "S3Uri": f"s3://{settings.artifacts_bucket}/drift/{settings.model_name}/{landing.batch}",
-            "LocalPath": "/opt/ml/processing/output/drift", "S3UploadMode": "EndOfJob"}}]},
-        "Tags": [{"Key": "retrainer:drift-check", "Value": landing.batch[:256]}],
-    }
+    if trigger.approval_status != "Approved":
+        return Decision("ignore", trigger.model, reason=f"{trigger.model_package_arn} is {trigger.approval_status}, not Approved")
+    if not settings.rescore_on_approval:
+        return Decision("ignore", trigger.model, reason="RescoreOnApproval is off")
+    landing = ledger.latest_landing(trigger.model, scoring=True)
+    if landing is None:
+        return Decision("ignore", trigger.model, reason="no scoring batch has landed yet: nothing to re-score")
+    action, run_id, reason = start_scoring(settings, landing, trigger.model_dump(mode="json", exclude_none=True),
+                                           registry, scoring, ledger, scoring, model_arn=trigger.model_package_arn)
+    return Decision(action, trigger.model, run_id, reason=reason)
 
 
 def _until_complete(trigger: Trigger, settings: StartRetrainingSettings) -> Decision | None:

@@ -81,6 +81,31 @@ class ExecutionStatusEmitter(_Watcher):
         })
 
 
+class ModelPackageStateEmitter(_Watcher):
+    """Emits SageMaker "Model Package State Change" when a version is created or its approval status
+    changes (moto emits none); the detail is the package as DescribeModelPackage returns it, as AWS's."""
+
+    def __init__(self, session: Any, groups: list[str]):
+        super().__init__(session, "model-package-state-emitter")
+        self.sagemaker = session.client("sagemaker")
+        self.groups = groups
+        self.statuses: dict[str, str] = {}
+
+    def poll(self) -> None:
+        for group in self.groups:
+            try:
+                pages = list(self.sagemaker.get_paginator("list_model_packages").paginate(ModelPackageGroupName=group))
+            except self.sagemaker.exceptions.ClientError:
+                continue  # no group yet
+            for summary in (s for page in pages for s in page["ModelPackageSummaryList"]):
+                arn, status = summary["ModelPackageArn"], summary.get("ModelApprovalStatus", "")
+                if self.statuses.get(arn) != status:
+                    self.statuses[arn] = status
+                    package = self.sagemaker.describe_model_package(ModelPackageName=arn)
+                    package.pop("ResponseMetadata", None)
+                    self.emit("aws.sagemaker", "SageMaker Model Package State Change", [arn], package)
+
+
 _BREACHES = {
     "GreaterThanThreshold": lambda v, t: v > t,
     "GreaterThanOrEqualToThreshold": lambda v, t: v >= t,

@@ -16,7 +16,12 @@ from moto.server import ThreadedMotoServer
 
 from retrainer.code_package import code_version, publish
 from retrainer.local import moto_patches
-from retrainer.local.emitters import AlarmStateEmitter, ExecutionStatusEmitter, ScheduleEmitter
+from retrainer.local.emitters import (
+    AlarmStateEmitter,
+    ExecutionStatusEmitter,
+    ModelPackageStateEmitter,
+    ScheduleEmitter,
+)
 from retrainer.local.faults import Faults
 from retrainer.local.jobs import JobRunner
 from retrainer.local.lambdas import LambdaRuntime
@@ -95,7 +100,8 @@ class LocalStack:
             self.runtime.register(spec)
         self.pollers = [QueuePoller(trigger, session, REGION) for trigger in provisioned.queue_triggers]
         self.pollers += [
-            ExecutionStatusEmitter(session, [provisioned.outputs["StateMachineArn"]]),
+            ExecutionStatusEmitter(session, [provisioned.outputs["StateMachineArn"], provisioned.outputs["ScoreStateMachineArn"]]),
+            ModelPackageStateEmitter(session, [provisioned.outputs["ModelPackageGroupName"]]),
             AlarmStateEmitter(session),
             ScheduleEmitter(session),
         ]
