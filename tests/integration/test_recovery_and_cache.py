@@ -39,6 +39,12 @@ def jobs(run_id):
     return sorted([j["TrainingJobName"] for j in training] + [j["ProcessingJobName"] for j in processing])
 
 
+def versions():
+    sagemaker, = clients("sagemaker")
+    pages = sagemaker.get_paginator("list_model_packages").paginate(ModelPackageGroupName="scarcegan-models")
+    return [p["ModelPackageArn"] for page in pages for p in page["ModelPackageSummaryList"]]
+
+
 def steps(run):
     return {s["step"]: s for s in run["steps"]}
 
@@ -50,7 +56,7 @@ def test_a_transient_error_in_train_is_retried_and_the_run_succeeds(local_stack,
 
     assert run["status"] == "SUCCEEDED"
     assert steps(run)["train"]["attempts"] == 2 and steps(run)["train"]["status"] == "succeeded"
-    assert jobs(run["run_id"]) == [f"retrainer-{run['run_id']}-evaluate-0", f"retrainer-{run['run_id']}-train-1"]
+    assert jobs(run["run_id"]) == [f"retrainer-{run['run_id']}-evaluate-00", f"retrainer-{run['run_id']}-train-01"]
 
 
 def test_a_failed_evaluate_is_recorded_and_resume_runs_only_what_is_left(local_stack, landed):
@@ -70,18 +76,20 @@ def test_a_failed_evaluate_is_recorded_and_resume_runs_only_what_is_left(local_s
 
     assert resumed["status"] == "SUCCEEDED" and resumed["last_execution"] == f"{failed['run_id']}-r1"
     new_jobs = sorted(set(jobs(failed["run_id"])) - set(before))
-    assert new_jobs == [f"retrainer-{failed['run_id']}-r1-evaluate-0"]  # preprocess and train not run again
+    assert new_jobs == [f"retrainer-{failed['run_id']}-r1-evaluate-00"]  # preprocess and train not run again
     assert {s: steps(resumed)[s]["cache_hit"] for s in ("preprocess", "train", "evaluate")} == {"preprocess": True, "train": True, "evaluate": False}
 
 
-def test_the_same_data_and_parameters_again_are_three_cache_hits(local_stack, landed):
+def test_the_same_data_and_parameters_again_are_all_cache_hits_and_register_nothing_new(local_stack, landed):
     first = start(local_stack, {**FAST, "seed": "103"})
+    registered = len(versions())
     again = start(local_stack, {**FAST, "seed": "103"})
 
     assert (first["status"], again["status"]) == ("SUCCEEDED", "SUCCEEDED")
-    assert all(s["cache_hit"] for s in again["steps"]) and len(again["steps"]) == 3
+    assert all(s["cache_hit"] for s in again["steps"]) and len(again["steps"]) == 4
     assert jobs(again["run_id"]) == []  # no job started at all
     assert again["cost_usd"] == 0
+    assert len(versions()) == registered  # the same artifacts: registration is idempotent by content
 
 
 def test_new_hyperparameters_only_rerun_train_and_evaluate(local_stack, landed):
@@ -94,7 +102,7 @@ def test_caching_can_be_switched_off_for_a_run(local_stack, landed):
     run = start(local_stack, {**FAST, "seed": "103"}, use_cache=False)
 
     assert run["status"] == "SUCCEEDED" and not any(s["cache_hit"] for s in run["steps"])
-    assert len(jobs(run["run_id"])) == 3
+    assert len(jobs(run["run_id"])) == 4  # preprocess, both trainings, evaluate
 
 
 def test_a_run_below_the_quality_gate_registers_nothing_and_says_why(local_stack, landed):
@@ -103,7 +111,7 @@ def test_a_run_below_the_quality_gate_registers_nothing_and_says_why(local_stack
     run = start(local_stack, {**FAST, "seed": "103"}, quality_gate={"min_recall": 1.01})
 
     assert run["status"] == "FAILED" and run["failure"]["error"] == "QualityGateNotMet"
-    assert "recall" in run["failure"]["cause"] and "(floor 1.01)" in run["failure"]["cause"]
+    assert "recall >= 1.01" in run["failure"]["cause"] and "no model registered" in run["failure"]["cause"]
     assert all(s["cache_hit"] for s in run["steps"])  # the gate reads the cached evaluation too
     packages = sagemaker.list_model_packages(ModelPackageGroupName="scarcegan-models", MaxResults=100)["ModelPackageSummaryList"]
     described = [sagemaker.describe_model_package(ModelPackageName=p["ModelPackageArn"]) for p in packages]
