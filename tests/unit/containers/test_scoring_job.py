@@ -301,3 +301,36 @@ def test_preprocess_baseline_is_built_on_the_scaled_model_inputs(telemetry_model
         values = inputs[feature["name"]]
         assert feature["numerical_statistics"]["mean"] == pytest.approx(values.mean(), abs=1e-5)
         assert feature["numerical_statistics"]["common"]["num_present"] == len(values)
+
+
+def test_a_scarcegan_artifact_scores_a_batch_through_the_job(score, telemetry_model, train, tmp_path, capsys):
+    from scarcegan import artifact
+
+    from retrainer.synthetic import scoring_batch
+
+    # Given a short ScarceGAN training on the same run, packaged as evaluate packages it
+    root = telemetry_model["archive"].parent
+    processed = root / "output"
+    assert train.cli(["--iterations", "40", "--sample-interval", "20", "--batch-size", "8", "--seed", "1",
+                      "--model-dir", str(tmp_path / "gan"), "--output-data-dir", str(tmp_path / "o"),
+                      "--train", str(processed / "train"), "--validation", str(processed / "validation")]) == 0
+    kind = json.loads((tmp_path / "gan/candidates.json").read_text())["candidates"][0]["kind"]
+    metadata = json.loads((tmp_path / "gan" / kind / "metadata.json").read_text())
+    archive = tmp_path / "gan.tar.gz"
+    artifact.package(archive, tmp_path / "gan" / kind, processed / "artifacts/pipeline.json", metadata,
+                     processed / "artifacts/statistics.json")
+    batch = scoring_batch(seed=9, players=80, weeks=8)
+    base = _job(tmp_path / "job", archive, {"part-0.parquet": batch})
+
+    # When the job scores it (as SageMaker starts it)
+    assert score.cli(["--base-dir", str(base), "--model", "scarcegan", "--model-version", "4",
+                      "--chunk-rows", "200"]) == 0
+
+    # Then the flags are the artifact's own scores, one per player
+    flags = pd.read_parquet(base / "output/flags/flags.parquet")
+    whole = artifact.load(archive).score(batch).set_index("player_id")["score"]
+    assert sorted(flags["player_id"]) == sorted(whole.index)
+    assert np.allclose(flags.set_index("player_id")["score"].reindex(whole.index), whole, atol=1e-6)
+    summary = json.loads((base / "output/flags/summary.json").read_text())
+    assert summary["family"] == "scarcegan" and summary["kind"] == kind and summary["rows"] == 80
+    assert "Rows=80;" in capsys.readouterr().out
