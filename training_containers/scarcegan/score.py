@@ -112,8 +112,8 @@ def load_model(model_dir: Path) -> artifact.Scorer:
         raise DataError(f"input/model/{archive.name}", exc.problem) from None
 
 
-def _read_ids(path: Path, shown: str, id_column: str, hint: str) -> pd.Series:
-    """The id column of one file (as text), read alone."""
+def _read_ids(path: Path, shown: str, id_column: str, hint: str) -> tuple[np.ndarray, int]:
+    """(distinct ids as text, rows) of one file, its id column read alone."""
     try:
         if path.suffix == ".parquet":
             names = pq.read_schema(path).names
@@ -132,7 +132,8 @@ def _read_ids(path: Path, shown: str, id_column: str, hint: str) -> pd.Series:
     except (ValueError, OSError, UnicodeDecodeError) as exc:
         kind = "Parquet (truncated or corrupt?)" if path.suffix == ".parquet" else "CSV"
         raise DataError(shown, f"cannot be read as {kind}: {type(exc).__name__}: {exc}") from None
-    return as_text(ids.dropna())
+    distinct = pd.Series(ids.dropna().unique())
+    return as_text(distinct).to_numpy(), len(ids)  # text made of the distinct ids only: ~25x fewer
 
 
 def telemetry_chunks(files: list[Path], shown: dict[Path, str], id_column: str, hint: str,
@@ -152,9 +153,9 @@ def telemetry_chunks(files: list[Path], shown: dict[Path, str], id_column: str, 
     owner: dict[str, int] = {}
     rows = []
     for i, path in enumerate(files):
-        ids = _read_ids(path, shown[path], id_column, hint)
-        rows.append(len(ids))
-        for player in ids.unique():
+        ids, n_rows = _read_ids(path, shown[path], id_column, hint)
+        rows.append(n_rows)
+        for player in ids:
             j = owner.setdefault(player, i)
             if j != i:
                 parent[root(i)] = root(j)
