@@ -1,5 +1,9 @@
 """Drift of newly landed scoring telemetry against the training baseline (a Processing job).
 
+Superseded by score.py (scores the batch with the approved model and checks drift on the model's own
+features against the baseline packaged in its artifact); kept as a thin wrapper over
+`scarcegan.drift` until the stack stops starting it.
+
 The scoring batch goes through the same feature extraction and the same scaler as training, then each
 feature's distribution is compared with the baseline's (Model Monitor statistics.json, written by
 preprocess) by its population stability index over the baseline's buckets.
@@ -18,29 +22,15 @@ import json
 import sys
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
+from scarcegan.drift import drift_of, feature_psi, psi, put_max_psi
 from scarcegan.errors import DataError
 from scarcegan.features import RECENT_WEEKS, extract_features
 from scarcegan.inputs import check_columns, check_numeric, read_part
 from scarcegan.scaling import Scaler
 from scarcegan.schema import ID_COLUMN, TELEMETRY_COLUMNS, WEEK_COLUMN
 
-EPSILON = 1e-4  # an empty bucket counts as this share, so PSI stays finite
-
-
-def psi(expected: np.ndarray, actual: np.ndarray) -> float:
-    """Population stability index of two bucket-count vectors (0: same; > 0.2: a real shift)."""
-    e = np.maximum(expected / max(expected.sum(), 1), EPSILON)
-    a = np.maximum(actual / max(actual.sum(), 1), EPSILON)
-    return float(np.sum((a - e) * np.log(a / e)))
-
-
-def feature_psi(values: np.ndarray, buckets: list[dict]) -> float:
-    edges = np.array([b["lower_bound"] for b in buckets] + [buckets[-1]["upper_bound"]])
-    expected = np.array([b["count"] for b in buckets], dtype=float)
-    actual, _ = np.histogram(np.clip(values, edges[0], edges[-1]), bins=edges)
-    return psi(expected, actual.astype(float))
+__all__ = ["cli", "feature_psi", "main", "psi", "read_scoring"]
 
 
 def read_scoring(data_dir: Path, base: Path) -> pd.DataFrame:
@@ -68,22 +58,17 @@ def main(base_dir: str | Path = "/opt/ml/processing", model: str = "model", metr
     telemetry = read_scoring(base / "input" / "data", base)
     features = scaler.transform(extract_features(telemetry, TELEMETRY_COLUMNS, scaler.spec.get("recent_weeks", RECENT_WEEKS)))
 
-    per_feature = {
-        f["name"]: round(feature_psi(features[f["name"]].to_numpy(), f["numerical_statistics"]["distribution"]["kll"]["buckets"]), 6)
-        for f in statistics["features"] if f["name"] in features.columns
-    }
-    worst = max(per_feature, key=per_feature.get)
-    result = {"model": model, "players": int(len(features)), "max_feature_psi": per_feature[worst],
-              "feature_of_max": worst, "features": per_feature}
+    figures = drift_of(features, statistics)
+    worst = figures["feature_of_max"]
+    if worst is None:
+        raise DataError("input/baseline/statistics.json", "shares no feature with the scoring features")
+    result = {"model": model, **figures}
     out = base / "output" / "drift"
     out.mkdir(parents=True, exist_ok=True)
     (out / "drift.json").write_text(json.dumps(result, indent=2))
-    print(f"MaxFeaturePSI={per_feature[worst]:.6f}; Feature={worst}; Players={len(features)};", flush=True)
+    print(f"MaxFeaturePSI={figures['max_feature_psi']:.6f}; Feature={worst}; Players={len(features)};", flush=True)
     if metric_namespace:
-        import boto3  # in the framework images; credentials are the job role's
-
-        boto3.client("cloudwatch").put_metric_data(Namespace=metric_namespace, MetricData=[{
-            "MetricName": "MaxFeaturePSI", "Dimensions": [{"Name": "Model", "Value": model}], "Value": per_feature[worst]}])
+        put_max_psi(metric_namespace, model, figures["max_feature_psi"])
     return result
 
 

@@ -193,6 +193,7 @@ def main(base_dir: str | Path = "/opt/ml/processing", champion_metric: str = "pr
                 "min_precision": min_precision, "bootstrap_resamples": bootstrap_resamples,
                 "min_recall": min_recall, "max_flagged_share": max_flagged_share, "seed": seed}
     pipeline_json = base / "input/artifacts/pipeline.json"
+    baseline = base / "input/artifacts/statistics.json"  # preprocess's baseline of the model inputs
     if not pipeline_json.is_file():
         raise DataError("input/artifacts/pipeline.json", "missing (run preprocess first)")
     categoricals = tuple(FeaturePipeline.load(pipeline_json).categorical_columns)
@@ -223,7 +224,8 @@ def main(base_dir: str | Path = "/opt/ml/processing", champion_metric: str = "pr
                 folders[kind] = found
         for kind, (folder, metadata) in folders.items():
             package = out / "models" / kind / "model.tar.gz"
-            content_key = artifact.package(package, folder, pipeline_json, metadata)
+            content_key = artifact.package(package, folder, pipeline_json, metadata,
+                                           baseline if baseline.is_file() else None)
             scorer = artifact.load(package)
             scores, check = score_candidate(scorer, raw, test, kind)
             flat, intervals, draws[kind] = measure(truth, scores, scorer.threshold, settings)

@@ -4,6 +4,7 @@ import json
 import shutil
 
 import numpy as np
+import pandas as pd
 import pytest
 from scarcegan.errors import DataError
 
@@ -49,3 +50,27 @@ def test_drifted_scoring_data_scores_far_above_the_training_population(drift, sc
 def test_scoring_data_without_telemetry_columns_is_refused(drift, scored):
     with pytest.raises(DataError, match="deposits"):
         drift.main(scored(scoring_batch(seed=5, players=30, weeks=8).drop(columns=["deposits"])), "scarcegan")
+
+
+def test_drift_counted_in_chunks_equals_the_whole_batch():
+    from scarcegan.baseline_statistics import baseline_statistics
+    from scarcegan.drift import DriftCounts, drift_of
+
+    # Given a baseline of two features and a shifted batch of the same features
+    rng = np.random.default_rng(0)
+    training = pd.DataFrame({"a": rng.normal(size=2000), "b": rng.exponential(size=2000)})
+    statistics = baseline_statistics(training)
+    batch = pd.DataFrame({"a": rng.normal(0.5, 1.0, 900), "b": rng.exponential(size=900) * 3})
+
+    # When it is counted in three chunks and at once
+    counts = DriftCounts(statistics, ["a", "b"])
+    for part in np.array_split(np.arange(len(batch)), 3):
+        counts.add(batch.iloc[part])
+    whole = drift_of(batch, statistics)
+
+    # Then the figures are the same, and the training rows themselves show no drift
+    assert counts.result() == whole and whole["players"] == 900
+    assert whole["max_feature_psi"] > 0.2 and whole["feature_of_max"] in ("a", "b")
+    assert drift_of(training, statistics)["max_feature_psi"] < 1e-9
+    # a baseline sharing no feature gives no figure rather than a made-up one
+    assert drift_of(batch.rename(columns={"a": "x", "b": "y"}), statistics)["max_feature_psi"] is None

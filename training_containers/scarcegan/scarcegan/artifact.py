@@ -5,8 +5,11 @@
 * the model file: ``model.keras`` (family ``scarcegan``) or ``model.joblib`` (``gradient-boosting``);
 * ``pipeline.json``: preprocess's `FeaturePipeline` (features, heavy-tail transform, encoding,
   scaler), so raw landing rows go in, not pre-scaled features;
-* ``metadata.json``: family, kind, score definition, decision threshold, feature names and the
-  ``content_hash`` of the two files above.
+* ``statistics.json`` (optional): the training baseline of those same scaled model inputs
+  (preprocess's Model Monitor-shaped statistics), so scoring checks drift on the features the model
+  scores; an artifact without it scores and reports drift as unavailable;
+* ``metadata.json``: family, kind, score definition, decision threshold, feature names, ``baseline``
+  (the baseline's file name or null) and the ``content_hash`` of the files above.
 
 The archive is byte-for-byte deterministic (sorted members, mtime 0, no owner, gzip without a
 timestamp; Keras' own zip rewritten without its save date), so its sha256 identifies the model:
@@ -45,6 +48,7 @@ SCORE_DEFINITIONS = {
 }
 _FIXED_ZIP_TIME = (1980, 1, 1, 0, 0, 0)
 SCORE_CHUNK = 65536
+BASELINE_FILE = "statistics.json"
 
 
 class ArtifactError(DataError):
@@ -62,8 +66,9 @@ def scarcegan_score(probabilities: np.ndarray, class_order: list[str] | tuple[st
 
 # ---------------------------------------------------------------- writing
 def package(archive_path: str | Path, model_dir: str | Path, pipeline_json: str | Path,
-            metadata: dict) -> str:
-    """Write the artifact; returns the sha256 of the archive (the registration content key)."""
+            metadata: dict, baseline_json: str | Path | None = None) -> str:
+    """Write the artifact; returns the sha256 of the archive (the registration content key).
+    ``baseline_json``: preprocess's statistics.json, packaged as the drift baseline."""
     family = metadata["family"]
     if family not in MODEL_FILES:
         raise ArtifactError(str(model_dir), f"unknown model family {family!r}")
@@ -78,6 +83,15 @@ def package(archive_path: str | Path, model_dir: str | Path, pipeline_json: str 
     if model_name.endswith(".keras"):
         model_bytes = _stable_keras_zip(model_bytes)
     members = {model_name: model_bytes, "pipeline.json": pipeline_path.read_bytes()}
+    if baseline_json is not None:
+        baseline_path = Path(baseline_json)
+        try:
+            baseline = json.loads(baseline_path.read_text())
+        except (OSError, json.JSONDecodeError) as exc:
+            raise ArtifactError(str(baseline_path), f"cannot be read as the drift baseline: {exc}") from None
+        if not isinstance(baseline, dict) or not isinstance(baseline.get("features"), list):
+            raise ArtifactError(str(baseline_path), "is not a statistics.json (no 'features' list)")
+        members[BASELINE_FILE] = baseline_path.read_bytes()
     digest = hashlib.sha256()
     for name in sorted(members):
         digest.update(name.encode() + b"\0" + hashlib.sha256(members[name]).digest())
@@ -87,6 +101,7 @@ def package(archive_path: str | Path, model_dir: str | Path, pipeline_json: str 
     full = {**metadata, "artifact_format": ARTIFACT_FORMAT, "model_file": model_name,
             "score_definition": metadata.get("score_definition", SCORE_DEFINITIONS[family]),
             "decision_rule": f"flag when score >= {metadata['threshold']}",
+            "baseline": BASELINE_FILE if BASELINE_FILE in members else None,
             "content_hash": digest.hexdigest()}
     members["metadata.json"] = json.dumps(full, indent=2, sort_keys=True, default=_json_default).encode()
     data = _deterministic_tar_gz(members)
@@ -147,6 +162,7 @@ class Scorer:
     metadata: dict
     pipeline: Any
     model: Any = field(repr=False)
+    baseline: dict | None = field(default=None, repr=False)  # statistics.json; None: drift unavailable
 
     @property
     def family(self) -> str:
@@ -236,4 +252,10 @@ def _load_folder(folder: Path, shown: str) -> Scorer:
             raise ArtifactError(shown, f"trained with scikit-learn {trained_with}; this image has "
                                        f"{sklearn.__version__} (pickled models load only under the same version)")
         model = joblib.load(model_path)
-    return Scorer(metadata, pipeline, model)
+    baseline = None
+    if (folder / BASELINE_FILE).is_file():
+        try:
+            baseline = json.loads((folder / BASELINE_FILE).read_text())
+        except json.JSONDecodeError as exc:
+            raise ArtifactError(shown, f"{BASELINE_FILE} is not valid JSON: {exc}") from None
+    return Scorer(metadata, pipeline, model, baseline)
