@@ -52,7 +52,7 @@ def _load(name: str):
 def prepare(seed: int, root: Path) -> Path:
     base = root / f"seed{seed}"
     write_batch(generate(seed=seed), base / "input" / "data")
-    _load("preprocess").main(base, seed=seed)
+    _load("preprocess").main(base, split_seed=seed)
     return base
 
 
@@ -64,18 +64,21 @@ def train_and_evaluate(base: Path, hyper: dict[str, str], kind: str) -> tuple[di
     out = base / "output"
     started = time.perf_counter()
     with contextlib.redirect_stdout(io.StringIO()):
-        train.main(work / "model", out / "train", out / "validation", Hyperparameters.from_strings(hyper))
+        summary = train.main(work / "model", out / "train", out / "validation", Hyperparameters.from_strings(hyper))
     seconds = time.perf_counter() - started
     ev = work / "evaluation"
     (ev / "input" / "model").mkdir(parents=True)
     with tarfile.open(ev / "input" / "model" / "model.tar.gz", "w:gz") as tar:
         for path in (work / "model").iterdir():
             tar.add(path, arcname=path.name)
-    for src, dst in (("test/test.csv", "input/test/test.csv"), ("artifacts/scaler.json", "input/artifacts/scaler.json")):
+    for src, dst in (("test/test.csv", "input/test/test.csv"), ("test/raw.csv", "input/test/raw.csv"),
+                     ("artifacts/pipeline.json", "input/artifacts/pipeline.json")):
         (ev / dst).parent.mkdir(parents=True, exist_ok=True)
         (ev / dst).write_bytes((out / src).read_bytes())
-    report = evaluate.main(ev, bootstrap_resamples=5)
-    return report[kind], seconds
+    report = evaluate.main(ev, bootstrap_resamples=10)
+    # candidates are distinct: the rule asked for may be an alias of another kind
+    holder = next(c["kind"] for c in summary["candidates"] if kind in (c["kind"], *c["aliases"]))
+    return report[holder], seconds
 
 
 def supervised_mlp(base: Path, iterations: int, batch_size: int, interval: int, seed: int,
@@ -88,7 +91,7 @@ def supervised_mlp(base: Path, iterations: int, batch_size: int, interval: int, 
     out = base / "output"
     frames = {n: pd.read_csv(out / p, keep_default_na=False)
               for n, p in (("train", "train/train.csv"), ("val", "validation/val.csv"), ("test", "test/test.csv"))}
-    names = [c for c in frames["train"].columns if c not in ("player_id", "label")]
+    names = [c for c in frames["train"].columns if c not in ("player_id", "label", "fold")]
     x = {n: f[names].to_numpy(np.float32) for n, f in frames.items()}
     y = {n: label_indices(f["label"]) for n, f in frames.items()}
     keras.utils.set_random_seed(seed)
@@ -152,7 +155,7 @@ def speed(iterations: int, root: Path) -> dict:
     out = base / "output"
     train = pd.read_csv(out / "train/train.csv", keep_default_na=False)
     unlabeled = pd.read_csv(out / "train/unlabeled.csv", keep_default_na=False)
-    names = [c for c in train.columns if c not in ("player_id", "label")]
+    names = [c for c in train.columns if c not in ("player_id", "label", "fold")]
     x, y, xu = train[names].to_numpy(np.float32), label_indices(train["label"]), unlabeled[names].to_numpy(np.float32)
     hp = Hyperparameters()
     results = {}

@@ -38,7 +38,7 @@ DEPLOY_PYTHON = ROOT / ".venv-deploy" / "bin" / "python"
 # 2.19 (keras 3), CPU, Python 3.12. Processing runs the scripts on the training image (it has TF).
 TF_FRAMEWORK_VERSION = "2.19"
 TF_PY_VERSION = "py312"
-IMAGE_PARAMETERS = ("ProcessingImageUri", "TrainingImageUri", "InferenceImageUri")
+IMAGE_PARAMETERS = ("ProcessingImageUri", "TrainingImageUri", "InferenceImageUri", "ChallengerImageUri")
 
 
 @dataclass(frozen=True)
@@ -98,7 +98,10 @@ def resolve_images(region: str, instance_type: str = "ml.m5.xlarge") -> dict[str
                                    instance_type=instance_type, image_scope=scope)
 
     training = uri("training")
-    return {"ProcessingImageUri": training, "TrainingImageUri": training, "InferenceImageUri": uri("inference")}
+    # The challenger's pickles load only under the scikit-learn that wrote them: it trains on the image
+    # that evaluates and scores it (docs/decisions/0304), not on the lagging SKLearn framework image.
+    return {"ProcessingImageUri": training, "TrainingImageUri": training, "InferenceImageUri": uri("inference"),
+            "ChallengerImageUri": training}
 
 
 def parameters(env: Environment, code_version: str, resolve: Callable[[str, str], dict[str, str]]) -> dict[str, str]:

@@ -15,7 +15,7 @@ from typing import Any
 from retrainer.local import control
 from retrainer.runs import latest_approved, version_row, versions  # noqa: F401 - re-exported
 
-KEY_METRICS = ("recall", "precision", "f1", "auc")  # as registration writes them (Metric.<name>)
+KEY_METRICS = ("pr_auc", "recall", "precision", "f1")  # shown first; registration writes Metric.<name> = "value [low, high]"
 MAX_METADATA_VALUE = 256  # SageMaker's limit on a CustomerMetadataProperties value
 MAX_APPROVAL_DESCRIPTION = 1024
 
@@ -53,7 +53,8 @@ def review(sagemaker: Any, arn: str, status: str, note: str, reviewer: str | Non
 def comparison(models: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Rows of a side-by-side view: field, one value per model, and whether the values differ.
     Metrics rows also carry each value's difference to the first model's."""
-    fields = [("version", lambda m: f"v{m['version']}"), ("kind", lambda m: m["kind"]), ("run", lambda m: m["run_id"]),
+    fields = [("version", lambda m: f"v{m['version']}"), ("family", lambda m: m.get("family")), ("kind", lambda m: m["kind"]),
+              ("run", lambda m: m["run_id"]), ("beats champion", lambda m: _beats(m)),
               ("trigger", lambda m: m["trigger"]), ("data version", lambda m: _short(m["data_version"])),
               ("code version", lambda m: m["code_version"]), ("approval", lambda m: m["approval"])]
     rows = [{"field": name, "values": [get(m) for m in models]} for name, get in fields]
@@ -91,14 +92,28 @@ def render_comparison(rows: list[dict[str, Any]]) -> str:
 
 
 def render_versions(rows: list[dict[str, Any]]) -> str:
-    header = (f"{'ver':<5} {'kind':<15} {'run':<36} {'trigger':<13} {'data':<12} "
-              + " ".join(f"{m:>10}" for m in KEY_METRICS) + f"  {'approval':<22} note")
+    """One line per version: family, kind, run, each key metric with its interval, champion comparison."""
+    header = (f"{'ver':<5} {'family':<17} {'kind':<17} {'run':<36} "
+              + " ".join(f"{m:<19}" for m in KEY_METRICS) + f" {'champion':<9} {'approval':<22} note")
     lines = [header]
     for row in rows:
-        metrics = " ".join(f"{row['metrics'][m]:>10.3f}" if m in row["metrics"] else f"{'-':>10}" for m in KEY_METRICS)
-        lines.append(f"v{row['version']!s:<4} {row['kind'] or '-':<15} {row['run_id'] or '-':<36} {row['trigger'] or '-':<13} "
-                     f"{_short(row['data_version']):<12} {metrics}  {row['approval']:<22} {row['approval_note'] or ''}".rstrip())
-    return "\n".join(lines)
+        metrics = " ".join(f"{_with_interval(row.get('intervals', {}).get(m)):<19}" for m in KEY_METRICS)
+        lines.append(f"v{row['version']!s:<4} {row.get('family') or '-':<17} {row['kind'] or '-':<17} {row['run_id'] or '-':<36} "
+                     f"{metrics} {_beats(row):<9} {row['approval']:<22} {row['approval_note'] or ''}".rstrip())
+    return "\n".join(lines + ["(metrics: value [interval] on the run's test players; champion: beats the approved version)"])
+
+
+def _with_interval(bounds: dict[str, Any] | None) -> str:
+    if not bounds:
+        return "-"
+    if bounds.get("low") is None:
+        return f"{bounds['value']:.3f}"
+    return f"{bounds['value']:.2f} [{bounds['low']:.2f},{bounds['high']:.2f}]"
+
+
+def _beats(row: dict[str, Any]) -> str:
+    beats = row.get("beats_champion")
+    return "-" if beats is None else "beats" if beats else "no"
 
 
 def _short(version: str | None) -> str:

@@ -57,6 +57,15 @@ def request(events: Any, detail_type: str, detail: dict[str, Any]) -> None:
         raise RuntimeError(f"EventBridge refused the request: {response['Entries']}")
 
 
+def parameter_schema(session: Any, stack: dict[str, Any]) -> Any:
+    """The parameter schema the stack's deployed code publishes (its ParameterSchemaUri output)."""
+    from core.aws import split_s3_uri
+    from core.parameters import Schema
+
+    bucket, key = split_s3_uri(stack["outputs"]["ParameterSchemaUri"])
+    return Schema.from_json(session.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read())
+
+
 class InvalidRequest(RuntimeError):
     """A request that cannot run: said in one line (retrainer.cli.main), exit code 2, nothing queued."""
 
@@ -66,15 +75,23 @@ class InvalidRequest(RuntimeError):
 GATE_KEYS = ("min_recall", "max_flagged_share")
 
 
-def validate_request(stack: dict[str, Any], model: str, params: list[str], gates: list[str], data: str | None) -> dict[str, Any]:
+def validate_request(stack: dict[str, Any], model: str, params: list[str], gates: list[str], data: str | None,
+                     schema: Any = None) -> dict[str, Any]:
     """Everything that can be checked before a request is queued, against the stack it goes to.
-    Returns the request's detail (overrides, quality_gate, data_uri). The parameter schema check
-    (names, types, ranges of the model family's parameters) is added here by the typed-parameters work."""
+    Returns the request's detail (overrides, quality_gate, data_uri); overrides are checked against
+    the parameter schema the stack's code publishes (names, types, ranges; docs/decisions/0300)."""
     outputs = stack["outputs"]
     stack_model = outputs.get("ModelName") or outputs.get("ModelPackageGroupName", "").removesuffix("-models")
     if model != stack_model:
         raise InvalidRequest(f"unknown model {model!r}: this stack retrains {stack_model!r}")
     overrides = dict(_pair(p, "--param") for p in params)
+    if schema is not None:
+        from core.parameters import InvalidParameters
+
+        try:
+            overrides = schema.validate(overrides, "--param ")
+        except InvalidParameters as error:
+            raise InvalidRequest(str(error)) from None
     gate: dict[str, float] = {}
     for key, value in (_pair(g, "--gate") for g in gates):
         if key not in GATE_KEYS:
@@ -93,7 +110,9 @@ def validate_request(stack: dict[str, Any], model: str, params: list[str], gates
 
 def _start(args: argparse.Namespace) -> int:
     session, stack = _stack()
-    detail = validate_request(stack, args.model, args.param, args.gate, args.data)
+    outputs = stack["outputs"]
+    schema = parameter_schema(session, stack) if "ParameterSchemaUri" in outputs else None
+    detail = validate_request(stack, args.model, args.param, args.gate, args.data, schema)
     request_id = str(uuid.uuid4())
     request(session.client("events"), "Retraining Requested",
             {"model": args.model, "request_id": request_id, "use_cache": not args.no_cache, "requested_by": getuser(), **detail})

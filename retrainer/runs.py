@@ -4,6 +4,7 @@ the execution and its states, the SageMaker jobs and their metrics, the register
 from __future__ import annotations
 
 import json
+import re
 import time
 from datetime import datetime
 from typing import Any
@@ -108,14 +109,30 @@ def _iso(value: Any) -> str | None:
     return value.isoformat() if isinstance(value, datetime) else value
 
 
+_INTERVAL = re.compile(r"^\s*(\S+)(?:\s*\[\s*(\S+),\s*(\S+)\s*\])?\s*$")
+
+
+def interval(text: str) -> dict[str, float | None]:
+    """`0.75 [0.5, 0.92]` (registration's Metric.<name> value) -> {value, low, high}."""
+    match = _INTERVAL.match(text)
+    if not match:
+        raise ValueError(f"not a metric value: {text!r}")
+    value, low, high = match.groups()
+    return {"value": float(value), "low": float(low) if low else None, "high": float(high) if high else None}
+
+
 def version_row(package: dict[str, Any]) -> dict[str, Any]:
     """One model package version (describe_model_package) as the fields a reviewer compares."""
     metadata = package.get("CustomerMetadataProperties", {}) or {}
+    intervals = {k.removeprefix("Metric."): interval(v) for k, v in metadata.items() if k.startswith("Metric.")}
+    beats = metadata.get("BeatsChampion")
     return {
         "version": package.get("ModelPackageVersion"),
         "arn": package["ModelPackageArn"],
         "group": package.get("ModelPackageGroupName"),
+        "family": metadata.get("ModelFamily"),
         "kind": metadata.get("ModelKind"),
+        "run": metadata.get("RunId"),
         "run_id": metadata.get("RunId"),
         "trigger": metadata.get("TriggerType"),
         "data_version": metadata.get("DataVersion"),
@@ -126,7 +143,11 @@ def version_row(package: dict[str, Any]) -> dict[str, Any]:
         "approval_note": package.get("ApprovalDescription") or metadata.get("ReviewNote"),
         "reviewed_by": metadata.get("ReviewedBy"),
         "reviewed_at": metadata.get("ReviewedAt"),
-        "metrics": {k.removeprefix("Metric."): float(v) for k, v in metadata.items() if k.startswith("Metric.")},
+        "metrics": {name: bounds["value"] for name, bounds in intervals.items()},
+        "intervals": intervals,  # each metric's confidence interval on the run's test players
+        "beats_champion": None if beats is None else beats == "true",
+        "champion_version": int(metadata["ChampionVersion"]) if metadata.get("ChampionVersion") else None,
+        "content_key": metadata.get("ContentKey"),
         "hyperparameters": {k.removeprefix("Hp."): v for k, v in metadata.items() if k.startswith("Hp.")},
         "metrics_uri": package.get("ModelMetrics", {}).get("ModelQuality", {}).get("Statistics", {}).get("S3Uri"),
         "created": _iso(package.get("CreationTime")),

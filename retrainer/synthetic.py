@@ -14,6 +14,14 @@ One row per player per week. What is planted (and why it is hard):
 * ``unlabeled`` mixes every kind of player, a hidden ~1% of risky ones, and behaviour no label
   covers (bonus hunters, scripted bots).
 
+Harder, more realistic options (off by default, so the demo and its measured figures stay as they
+are): ``heavy_tails`` (deposit sizes lognormal with Pareto whales, so money columns span orders of
+magnitude), ``categoricals`` (per-player ``platform``, ``country``, ``payment_method``; risky players
+only partly over-represented in some levels, and many rare countries) and ``shift`` (a population
+shift for scoring/test batches: more money and activity, a different platform mix, a level never
+seen in training). `featurised_batch()` is the kind of table a real user brings: one row per player,
+categoricals, heavy tails, a few gaps, ~60 labelled positives among a few thousand rows.
+
 The same seed always gives the same frames.
 """
 
@@ -39,7 +47,15 @@ TELEMETRY_COLUMNS = (
 _KINDS = ("dormant", "normal", "heavy", "risky", "bonus_hunter", "bot")
 
 
-def _player_params(kind: np.ndarray, rng: np.random.Generator) -> dict[str, np.ndarray]:
+CATEGORICAL_COLUMNS = ("platform", "country", "payment_method")
+PLATFORMS = ("ios", "android", "web")
+COUNTRIES = tuple(f"c{i:02d}" for i in range(40))  # a few big markets, a long tail of rare ones
+PAYMENT_METHODS = ("card", "bank_transfer", "e_wallet", "prepaid", "crypto")
+UNSEEN_PLATFORM = "console"  # appears only under shift
+
+
+def _player_params(kind: np.ndarray, rng: np.random.Generator,
+                   heavy_tails: bool = False) -> dict[str, np.ndarray]:
     """Per-player latent parameters, drawn by kind with deliberate overlap between kinds."""
     n = len(kind)
     is_ = {k: kind == k for k in _KINDS}
@@ -67,6 +83,10 @@ def _player_params(kind: np.ndarray, rng: np.random.Generator) -> dict[str, np.n
          rng.lognormal(np.log(20.0), 0.3, n)],
         default=rng.lognormal(np.log(30.0), 0.5, n),
     )
+    if heavy_tails:  # wider sizes and a Pareto tail of whales in every kind, risky or not
+        whale = rng.random(n) < 0.06
+        deposit_size = (deposit_size * rng.lognormal(0.0, 0.8, n)
+                        * np.where(whale, 1.0 + rng.pareto(1.2, n) * 5.0, 1.0))
     loss_ratio = np.select(
         [is_["bonus_hunter"], is_["bot"]],
         [rng.normal(-0.2, 0.1, n), rng.normal(0.05, 0.05, n)],
@@ -91,13 +111,18 @@ def _player_params(kind: np.ndarray, rng: np.random.Generator) -> dict[str, np.n
 
 
 def _simulate(kind: np.ndarray, weeks: int, rng: np.random.Generator,
-              escalating: np.ndarray | None = None) -> dict[str, np.ndarray]:
+              escalating: np.ndarray | None = None, heavy_tails: bool = False,
+              shift: float = 0.0) -> dict[str, np.ndarray]:
     """Weekly telemetry [players, weeks] for players of the given kinds.
 
-    ``escalating`` marks players who follow a risky trajectory whatever their kind (label noise).
+    ``escalating`` marks players who follow a risky trajectory whatever their kind (label noise);
+    ``shift`` scales activity by (1 + shift/2) and money by (1 + shift).
     """
     n = len(kind)
-    p = _player_params(kind, rng)
+    p = _player_params(kind, rng, heavy_tails)
+    if shift:
+        p["base_sessions"] = p["base_sessions"] * (1.0 + shift / 2)
+        p["deposit_size"] = p["deposit_size"] * (1.0 + shift)
     t = np.arange(weeks, dtype=float)[None, :]
     risky = (kind == "risky") | (escalating if escalating is not None else False)
 
@@ -151,9 +176,10 @@ def _simulate(kind: np.ndarray, weeks: int, rng: np.random.Generator,
 
 
 def _frame(ids: np.ndarray, kinds: np.ndarray, weeks: int, rng: np.random.Generator,
-           escalating: np.ndarray | None = None) -> pd.DataFrame:
+           escalating: np.ndarray | None = None, heavy_tails: bool = False,
+           shift: float = 0.0) -> pd.DataFrame:
     n = len(kinds)
-    series = _simulate(kinds, weeks, rng, escalating)
+    series = _simulate(kinds, weeks, rng, escalating, heavy_tails, shift)
     frame = pd.DataFrame({
         "player_id": np.repeat([f"p{i:07d}" for i in ids], weeks),
         "week": np.tile(np.arange(1, weeks + 1), n),
@@ -166,14 +192,18 @@ def _frame(ids: np.ndarray, kinds: np.ndarray, weeks: int, rng: np.random.Genera
 def generate(seed: int = 0, n_unlabeled: int = 3000, n_risky: int = 60, n_dormant: int = 1200,
              n_normal: int = 2000, n_heavy: int = 800, weeks: int = 26,
              hidden_risky_share: float = 0.01, uncovered_share: float = 0.06,
-             label_noise: float = 0.01) -> dict[str, pd.DataFrame]:
+             label_noise: float = 0.01, heavy_tails: bool = False, categoricals: bool = False,
+             shift: float = 0.0) -> dict[str, pd.DataFrame]:
     """Five groups of weekly telemetry (``player_id``, ``week``, telemetry columns).
 
     ``hidden_risky_share`` of unlabeled players are risky, ``uncovered_share`` behave in a way
     no label covers; ``label_noise`` of labelled heavy/normal players really escalate.
+    ``heavy_tails``, ``categoricals`` (adds CATEGORICAL_COLUMNS, constant per player) and ``shift``
+    make it harder (module docstring); off, the frames are exactly those of earlier versions.
     """
     groups, _ = generate_with_truth(seed, n_unlabeled, n_risky, n_dormant, n_normal, n_heavy,
-                                    weeks, hidden_risky_share, uncovered_share, label_noise)
+                                    weeks, hidden_risky_share, uncovered_share, label_noise,
+                                    heavy_tails, categoricals, shift)
     return groups
 
 
@@ -181,10 +211,13 @@ def generate_with_truth(seed: int = 0, n_unlabeled: int = 3000, n_risky: int = 6
                         n_dormant: int = 1200, n_normal: int = 2000, n_heavy: int = 800,
                         weeks: int = 26, hidden_risky_share: float = 0.01,
                         uncovered_share: float = 0.06, label_noise: float = 0.01,
+                        heavy_tails: bool = False, categoricals: bool = False, shift: float = 0.0,
                         ) -> tuple[dict[str, pd.DataFrame], pd.DataFrame]:
     """Like ``generate``, plus the hidden truth: ``player_id``, ``group``, ``kind``, ``escalating``."""
     if min(n_unlabeled, n_risky, n_dormant, n_normal, n_heavy) < 0 or weeks < 2:
         raise ValueError("sizes must be >= 0 and weeks >= 2")
+    if shift < 0:
+        raise ValueError("shift must be >= 0")
     rng = np.random.default_rng(seed)
     # Player ids are drawn without replacement over all groups: an id says nothing of its group.
     ids = iter(np.array_split(
@@ -199,16 +232,46 @@ def generate_with_truth(seed: int = 0, n_unlabeled: int = 3000, n_risky: int = 6
         noisy = np.zeros(size, dtype=bool)
         if name in ("normal", "heavy"):
             noisy = rng.random(size) < label_noise
-        groups[name] = _frame(next(ids), kinds, weeks, rng, noisy)
+        groups[name] = _frame(next(ids), kinds, weeks, rng, noisy, heavy_tails, shift)
         truth.append(_truth(name, groups[name], weeks, kinds, noisy | (kinds == "risky")))
     mix = {"risky": hidden_risky_share, "bonus_hunter": uncovered_share / 2,
            "bot": uncovered_share / 2}
     rest = 1.0 - sum(mix.values())
     mix.update({"dormant": rest * 0.3, "normal": rest * 0.5, "heavy": rest * 0.2})
     kinds = rng.choice(list(mix), size=n_unlabeled, p=np.array(list(mix.values())))
-    groups["unlabeled"] = _frame(next(ids), kinds, weeks, rng)
+    groups["unlabeled"] = _frame(next(ids), kinds, weeks, rng, None, heavy_tails, shift)
     truth.append(_truth("unlabeled", groups["unlabeled"], weeks, kinds, kinds == "risky"))
-    return {name: groups[name] for name in GROUPS}, pd.concat(truth, ignore_index=True)
+    truth_table = pd.concat(truth, ignore_index=True)
+    if categoricals:  # own random stream: the telemetry stays that of the same seed without them
+        attributes = _categoricals(truth_table, np.random.default_rng([seed, 17]), shift)
+        for name, frame in groups.items():
+            groups[name] = frame.merge(attributes, on="player_id", how="left", sort=False)
+    return {name: groups[name] for name in GROUPS}, truth_table
+
+
+def _categoricals(truth: pd.DataFrame, rng: np.random.Generator, shift: float) -> pd.DataFrame:
+    """Per-player platform, country, payment method. Risky (escalating) players lean to some levels
+    (crypto and e-wallets, mobile) without owning them: most players of those levels are not risky,
+    and most risky players look like anyone else."""
+    n = len(truth)
+    risky = truth["escalating"].to_numpy(dtype=bool)
+    bot = (truth["kind"] == "bot").to_numpy()
+    platform_p = np.array([0.4, 0.4, 0.2])
+    platform = rng.choice(PLATFORMS, n, p=platform_p)
+    lean = risky & (rng.random(n) < 0.3)
+    platform = np.where(lean, rng.choice(PLATFORMS[:2], n), platform)
+    platform = np.where(bot & (rng.random(n) < 0.7), "web", platform)
+    if shift:
+        moved = rng.random(n) < min(0.5, 0.2 * shift)
+        platform = np.where(moved, rng.choice(["web", UNSEEN_PLATFORM], n), platform)
+    weights = 1.0 / np.arange(1, len(COUNTRIES) + 1) ** 1.3  # Zipf: rare countries are many
+    country = rng.choice(COUNTRIES, n, p=weights / weights.sum())
+    pay_normal = np.array([0.55, 0.2, 0.15, 0.07, 0.03])
+    pay_risky = np.array([0.35, 0.1, 0.3, 0.1, 0.15])
+    payment = np.where(risky, rng.choice(PAYMENT_METHODS, n, p=pay_risky),
+                       rng.choice(PAYMENT_METHODS, n, p=pay_normal))
+    return pd.DataFrame({"player_id": truth["player_id"].to_numpy(), "platform": platform,
+                         "country": country, "payment_method": payment})
 
 
 def _truth(group: str, frame: pd.DataFrame, weeks: int, kinds: np.ndarray,
@@ -220,8 +283,10 @@ def _truth(group: str, frame: pd.DataFrame, weeks: int, kinds: np.ndarray,
 def featurised(groups: dict[str, pd.DataFrame], seed: int = 0) -> dict[str, pd.DataFrame]:
     """One row per player: summary numbers plus categorical columns, for ``--input-format features``.
 
-    Categoricals (``platform``, ``region``) carry no label signal; the numeric columns are
-    coarse whole-period summaries, so the trajectory signal is only partly kept.
+    Groups generated with ``categoricals=True`` keep their own (partly risk-related) categoricals;
+    otherwise ``platform`` and ``region`` are drawn carrying no label signal. The numeric columns are
+    coarse whole-period summaries (money as raw totals: heavy-tailed where the deposits are), so the
+    trajectory signal is only partly kept.
     """
     rng = np.random.default_rng(seed + 1)
     out: dict[str, pd.DataFrame] = {}
@@ -236,29 +301,70 @@ def featurised(groups: dict[str, pd.DataFrame], seed: int = 0) -> dict[str, pd.D
             "total_net_loss": whole["net_loss"].sum().to_numpy(),
             "avg_night_share": whole["night_share"].mean().to_numpy(),
             "recent_deposits": late["deposits"].sum().reindex(whole.size().index).to_numpy(),
-            "weeks_active": whole["sessions"].apply(lambda s: int((s > 0).sum())).to_numpy(),
+            "weeks_active": (frame["sessions"] > 0).groupby(frame["player_id"], sort=False).sum().to_numpy(),
         })
         n = len(table)
-        table["platform"] = rng.choice(["ios", "android", "web"], n, p=[0.4, 0.4, 0.2])
-        table["region"] = rng.choice(["north", "south", "east", "west"], n)
+        present = [c for c in CATEGORICAL_COLUMNS if c in frame.columns]
+        if present:
+            table["max_deposit_amount"] = whole["deposit_amount"].max().to_numpy()
+            table["recent_deposit_amount"] = (late["deposit_amount"].sum()
+                                              .reindex(whole.size().index).fillna(0.0).to_numpy())
+            # the engineered "growth" columns real exports carry: noisy ratios
+            early = frame[frame["week"] <= weeks - 4].groupby("player_id", sort=False)
+            early_mean = early["deposit_amount"].mean().reindex(whole.size().index).fillna(0.0).to_numpy()
+            table["deposit_growth"] = np.round(table["recent_deposit_amount"].to_numpy() / 4 / (early_mean + 10.0), 4)
+            table["recent_night_share"] = (late["night_share"].mean().reindex(whole.size().index)
+                                           .fillna(0.0).to_numpy())
+            for column in present:
+                table[column] = whole[column].first().to_numpy()
+        else:
+            table["platform"] = rng.choice(["ios", "android", "web"], n, p=[0.4, 0.4, 0.2])
+            table["region"] = rng.choice(["north", "south", "east", "west"], n)
         out[name] = table
     return out
 
 
-def write_batch(groups: dict[str, pd.DataFrame], out_dir: str | Path, fmt: str = "csv") -> list[Path]:
-    """Write ``<out_dir>/<group>/part-00000.<fmt>`` (Spark style) and return the paths."""
+def featurised_batch(seed: int = 0, shift: float = 0.0, missing_share: float = 0.03,
+                     n_unlabeled: int = 3000, n_risky: int = 60, n_dormant: int = 1200,
+                     n_normal: int = 2000, n_heavy: int = 800, weeks: int = 26,
+                     with_truth: bool = False):
+    """The realistic featurised landing: one row per player, heavy-tailed money, categoricals that
+    are only partly informative, ``missing_share`` of ``avg_night_share`` unknown, ~60 labelled
+    positives among ~4,000 labelled rows. ``shift`` > 0 gives a shifted population (scoring or an
+    out-of-distribution test). Returns groups (and the truth table with ``with_truth``)."""
+    groups, truth = generate_with_truth(seed, n_unlabeled, n_risky, n_dormant, n_normal, n_heavy,
+                                        weeks, heavy_tails=True, categoricals=True, shift=shift)
+    tables = featurised(groups, seed)
+    rng = np.random.default_rng([seed, 29])
+    for table in tables.values():
+        gaps = rng.random(len(table)) < missing_share
+        table.loc[gaps, "avg_night_share"] = np.nan
+    return (tables, truth) if with_truth else tables
+
+
+def write_batch(groups: dict[str, pd.DataFrame], out_dir: str | Path, fmt: str = "csv",
+                parts: int = 1) -> list[Path]:
+    """Write ``<out_dir>/<group>/part-0000i.<fmt>`` (Spark style; CSV or Parquet) and return the paths.
+
+    With ``parts`` > 1 each group is cut into that many files by player (a player's rows stay in
+    one file)."""
     if fmt not in ("csv", "parquet"):
         raise ValueError(f"unsupported format {fmt!r}")
+    if parts < 1:
+        raise ValueError("parts must be >= 1")
     written = []
     for name, frame in groups.items():
         folder = Path(out_dir) / name
         folder.mkdir(parents=True, exist_ok=True)
-        path = folder / f"part-00000.{fmt}"
-        if fmt == "csv":
-            frame.to_csv(path, index=False)
-        else:
-            frame.to_parquet(path, index=False)
-        written.append(path)
+        codes = pd.factorize(frame["player_id"])[0] % parts if parts > 1 else np.zeros(len(frame), int)
+        for part in range(parts):
+            path = folder / f"part-{part:05d}.{fmt}"
+            chunk = frame[codes == part]
+            if fmt == "csv":
+                chunk.to_csv(path, index=False)
+            else:
+                chunk.to_parquet(path, index=False)
+            written.append(path)
     return written
 
 

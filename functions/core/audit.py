@@ -9,22 +9,30 @@ from typing import Any
 
 from core.pricing import estimated_cost
 
-STEPS = ("Preprocess", "Train", "Evaluate")
+STEPS = ("Preprocess", "Train", "Challenger", "Evaluate")
 
 
 def audit(history: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Task events belong to the state their previousEventId chain leads to, so the two training
+    branches that run side by side are told apart (histories without ids: the last state entered)."""
     steps: dict[str, dict[str, Any]] = {}
+    owner: dict[Any, str | None] = {}
     current: str | None = None
     for event in history:
         kind = event["type"]
         if kind.endswith("StateEntered"):
             current = event["stateEnteredEventDetails"]["name"]
+            owner[event.get("id")] = current
             step = current.removesuffix("FromCache")
             if step in STEPS:
                 steps.setdefault(step, {"step": step.lower(), "status": "running", "attempts": 0, "cache_hit": False})
                 if current.endswith("FromCache"):
                     steps[step].update(status="cached", cache_hit=True, billable_seconds=0, cost_usd=0.0)
-        elif current in STEPS and kind == "TaskScheduled":
+            continue
+        if "previousEventId" in event:
+            current = owner.get(event["previousEventId"], current)
+            owner[event.get("id")] = current
+        if current in STEPS and kind == "TaskScheduled":
             entry = steps[current]
             entry["attempts"] += 1
             if entry.pop("pending_failure", None):  # the state machine retried the failed task

@@ -46,8 +46,15 @@ class S3Objects:
         return objects
 
     def read_json(self, uri: str) -> Any:
+        """The JSON document at uri; KeyError when there is none."""
         bucket, key = split_s3_uri(uri)
-        return json.loads(client("s3").get_object(Bucket=bucket, Key=key)["Body"].read())
+        try:
+            body = client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
+        except ClientError as error:
+            if error.response["Error"]["Code"] in ("NoSuchKey", "404", "NotFound"):
+                raise KeyError(uri) from None
+            raise
+        return json.loads(body)
 
     def exists(self, uri: str) -> bool:
         bucket, key = split_s3_uri(uri)
@@ -135,6 +142,23 @@ class ProcessingJobs:
 
 
 class ModelRegistry:
+    def approved(self, group: str) -> dict[str, Any] | None:
+        """The group's latest Approved version (the champion): {version, arn, model_data_url}, or None."""
+        sagemaker = client("sagemaker")
+        try:
+            found = sagemaker.list_model_packages(ModelPackageGroupName=group, ModelApprovalStatus="Approved",
+                                                  SortBy="CreationTime", SortOrder="Descending", MaxResults=1)
+        except ClientError as error:
+            if error.response["Error"]["Code"] in ("ValidationException", "ResourceNotFound"):
+                return None  # no group yet: nothing was ever registered
+            raise
+        if not found["ModelPackageSummaryList"]:
+            return None
+        arn = found["ModelPackageSummaryList"][0]["ModelPackageArn"]
+        described = sagemaker.describe_model_package(ModelPackageName=arn)
+        return {"version": described["ModelPackageVersion"], "arn": arn,
+                "model_data_url": described["InferenceSpecification"]["Containers"][0]["ModelDataUrl"]}
+
     def find(self, group: str, metadata: dict[str, str]) -> str | None:
         """The ARN of the version in group whose metadata includes all of `metadata`, if any."""
         sagemaker = client("sagemaker")

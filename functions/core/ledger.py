@@ -9,6 +9,7 @@ Items (pk / sk):
   steps and cost of one run
 - `REQUEST#<request id>` / `DECISION`: what became of a CLI request (started, queued behind, duplicate, refused)
 - `CACHE#<step>#<key>` / `CACHE`: a completed step's job (written by the state machine)
+- `PACKAGE#<group>` / `CONTENT#<content key>`: the model package version registered for that artifact
 
 Every write that decides something is conditional, so two concurrent invocations cannot both start a
 run for one model (docs/decisions/0008-run-ledger-and-lock.md).
@@ -225,6 +226,29 @@ class Ledger:
     def decision(self, request_id: str) -> dict[str, Any] | None:
         item = self.table.get_item(Key={"pk": f"REQUEST#{request_id}", "sk": "DECISION"}, ConsistentRead=True).get("Item")
         return {k: v for k, v in _plain(item).items() if k not in ("pk", "sk")} if item else None
+
+    # ---- registered versions, by the content key of their artifact
+    def registration(self, group: str, content_key: str) -> dict[str, Any] | None:
+        item = self.table.get_item(Key={"pk": f"PACKAGE#{group}", "sk": f"CONTENT#{content_key}"}, ConsistentRead=True).get("Item")
+        return _plain(item) if item else None
+
+    def claim_registration(self, group: str, content_key: str, run_id: str, kind: str) -> bool:
+        """True when no one registered (or began registering) this content before."""
+        try:
+            self.table.put_item(
+                Item={"pk": f"PACKAGE#{group}", "sk": f"CONTENT#{content_key}", "run_id": run_id, "kind": kind,
+                      "claimed_at": int(self.now())},
+                ConditionExpression="attribute_not_exists(pk)",
+            )
+            return True
+        except ClientError as error:
+            if _conditional_failed(error):
+                return False
+            raise
+
+    def registered(self, group: str, content_key: str, arn: str) -> None:
+        self.table.update_item(Key={"pk": f"PACKAGE#{group}", "sk": f"CONTENT#{content_key}"},
+                               UpdateExpression="SET arn = :arn", ExpressionAttributeValues={":arn": arn})
 
     def latest_succeeded(self, model: str) -> dict[str, Any] | None:
         """The model's newest successful run (its preprocess artifacts are the drift baseline)."""

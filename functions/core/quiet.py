@@ -16,7 +16,7 @@ from dataclasses import asdict
 from typing import Any, Protocol
 
 from core.events import SUCCESS_MARKER, Trigger
-from core.run_spec import DataVersion, build_run_input, data_version
+from core.run_spec import DataVersion, data_version
 from core.settings import StartRetrainingSettings
 from core.triggering import Decision, ObjectLister, Starter, start_or_coalesce
 
@@ -42,7 +42,8 @@ def wait_for_landing(trigger: Trigger, settings: StartRetrainingSettings, ledger
 
 
 def complete_if_quiet(trigger: Trigger, settings: StartRetrainingSettings, objects: ObjectLister, workflow: Starter,
-                      ledger: Any, checks: CheckScheduler, now: Any = time.time) -> Decision:
+                      ledger: Any, checks: CheckScheduler, build_spec: Any, now: Any = time.time) -> Decision:
+    """build_spec(data, batch) -> the run's spec (triggering.landing_spec: manifest, parameters, champion)."""
     landing = trigger.landing
     assert landing is not None
     listed = objects.list(landing.bucket, landing.prefix)
@@ -59,8 +60,8 @@ def complete_if_quiet(trigger: Trigger, settings: StartRetrainingSettings, objec
         checks.schedule(_landing_detail(trigger), delay)
         return Decision("wait", trigger.model, reason=f"{landing.uri}: last object {quiet_for:.0f}s ago, checking again in {delay}s")
     data = data_version(landing.uri, data_files)
-    ledger.remember_landing(trigger.model, {**data.model_dump(), "batch": landing.batch})
-    spec = build_run_input(settings, trigger, data, landing.batch)
+    spec = build_spec(data, landing.batch)
+    ledger.remember_landing(trigger.model, {**data.model_dump(), "batch": landing.batch, "manifest": spec["overrides"]})
     return start_or_coalesce(spec, workflow, ledger, settings.lock_ttl_seconds)
 
 

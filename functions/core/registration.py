@@ -1,4 +1,6 @@
-"""One candidate model -> one model package version, pending manual approval."""
+"""One distinct candidate model -> one model package version, pending manual approval; idempotent by
+content: a candidate whose artifact was registered before (a retried Map item, a cached re-run) gets
+the existing version back, found by its content key in the ledger, in constant work."""
 
 from __future__ import annotations
 
@@ -10,12 +12,33 @@ from core.errors import RegistrationError
 
 KEY_METRICS = ("recall", "precision", "f1", "auc")
 MAX_METADATA_VALUE = 256  # SageMaker's limit on a CustomerMetadataProperties value
+MAX_METADATA_ENTRIES = 50  # ... and on their number
+
+
+class Interval(BaseModel):
+    value: float
+    low: float | None = None
+    high: float | None = None
+
+    def __str__(self) -> str:
+        bounds = f" [{self.low:.4g}, {self.high:.4g}]" if self.low is not None and self.high is not None else ""
+        return f"{self.value:.4g}{bounds}"
+
+
+class Champion(BaseModel):
+    version: int
+    arn: str
 
 
 class Candidate(BaseModel):
-    """One item of the state machine's RegisterModels Map."""
+    """One item of the state machine's RegisterModels Map: an entry of evaluate's `register` list plus
+    the run's lineage."""
 
     kind: str
+    family: str
+    content_key: str
+    beats_champion: bool
+    metrics: dict[str, Interval]
     run_id: str
     model: str
     model_package_group: str
@@ -24,8 +47,9 @@ class Candidate(BaseModel):
     trigger: dict[str, Any]
     data: dict[str, Any]
     code_version: str
-    hyperparameters: dict[str, str]
-    training_job: str
+    parameters: dict[str, dict[str, str]]  # family -> values, as the run spec resolved them
+    training_jobs: dict[str, str]  # family -> the training job that produced it
+    champion: Champion | None = None
 
 
 class Artifacts(Protocol):
@@ -38,6 +62,14 @@ class Registry(Protocol):
     def create(self, request: dict[str, Any]) -> str: ...
 
 
+class RegisteredContent(Protocol):
+    """The ledger's index of registered versions by content key."""
+
+    def registration(self, group: str, content_key: str) -> dict[str, Any] | None: ...
+    def claim_registration(self, group: str, content_key: str, run_id: str, kind: str) -> bool: ...
+    def registered(self, group: str, content_key: str, arn: str) -> None: ...
+
+
 def key_metrics(statistics: Any, uri: str) -> dict[str, float]:
     try:
         metrics = statistics["binary_classification_metrics"]
@@ -46,44 +78,58 @@ def key_metrics(statistics: Any, uri: str) -> dict[str, float]:
         raise RegistrationError(f"{uri}: not a model-quality statistics file ({error!r} missing or invalid)") from error
 
 
-def metadata(candidate: Candidate, metrics: dict[str, float]) -> dict[str, str]:
+def metadata(candidate: Candidate) -> dict[str, str]:
     values = {
         "RunId": candidate.run_id,
+        "ModelFamily": candidate.family,
         "ModelKind": candidate.kind,
+        "ContentKey": candidate.content_key,
+        "BeatsChampion": str(candidate.beats_champion).lower(),
+        "ChampionVersion": str(candidate.champion.version) if candidate.champion else "",
         "TriggerType": candidate.trigger.get("type", ""),
         "TriggerEventId": candidate.trigger.get("event_id", ""),
         "DataLocation": candidate.data.get("uri", ""),
         "DataVersion": candidate.data.get("version", ""),
         "CodeVersion": candidate.code_version,
-        "TrainingJob": candidate.training_job,
-        **{f"Metric.{name}": f"{value:.6g}" for name, value in metrics.items()},
-        **{f"Hp.{k}": v for k, v in candidate.hyperparameters.items() if not k.startswith("sagemaker_")},
+        "TrainingJob": candidate.training_jobs.get(candidate.family, ""),
+        # "value [low, high]": the point estimate and its confidence interval on the test players
+        **{f"Metric.{name}": str(interval) for name, interval in sorted(candidate.metrics.items())},
+        **{f"Hp.{k}": v for k, v in candidate.parameters.get(candidate.family, {}).items()},
     }
-    return {k: v[:MAX_METADATA_VALUE] for k, v in values.items()}
+    present = [(k, v) for k, v in values.items() if v]  # SageMaker refuses empty values
+    return {k: v[:MAX_METADATA_VALUE] for k, v in present[:MAX_METADATA_ENTRIES]}
 
 
-def register(candidate: Candidate, inference_image: str, artifacts: Artifacts, registry: Registry) -> dict[str, str]:
-    identity = {"RunId": candidate.run_id, "ModelKind": candidate.kind}
-    existing = registry.find(candidate.model_package_group, identity)
-    if existing:  # the Map task was retried after a registration that had succeeded
-        return {"kind": candidate.kind, "model_package_arn": existing, "already_registered": True}
+def register(candidate: Candidate, inference_image: str, artifacts: Artifacts, registry: Registry,
+             index: RegisteredContent) -> dict[str, Any]:
+    group, key = candidate.model_package_group, candidate.content_key
+    known = index.registration(group, key)
+    if known and known.get("arn"):  # this very artifact is a version already
+        return {"kind": candidate.kind, "model_package_arn": known["arn"], "already_registered": True}
+    if not index.claim_registration(group, key, candidate.run_id, candidate.kind):
+        # an earlier try claimed it and stopped before recording the version: did it create one?
+        found = registry.find(group, {"ContentKey": key})
+        if found:
+            index.registered(group, key, found)
+            return {"kind": candidate.kind, "model_package_arn": found, "already_registered": True}
     if not artifacts.exists(candidate.model_data_url):
         raise RegistrationError(f"{candidate.model_data_url}: model artifact of candidate {candidate.kind!r} is missing")
     metrics = key_metrics(artifacts.read_json(candidate.quality_url), candidate.quality_url)
     arn = registry.create(
         {
-            "ModelPackageGroupName": candidate.model_package_group,
-            "ModelPackageDescription": f"{candidate.model} {candidate.kind} candidate of run {candidate.run_id}",
+            "ModelPackageGroupName": group,
+            "ModelPackageDescription": f"{candidate.model} {candidate.family} {candidate.kind} candidate of run {candidate.run_id}",
             "ModelApprovalStatus": "PendingManualApproval",
             "InferenceSpecification": {
                 "Containers": [{"Image": inference_image, "ModelDataUrl": candidate.model_data_url}],
-                "SupportedContentTypes": ["text/csv"],
-                "SupportedResponseMIMETypes": ["application/json"],
+                "SupportedContentTypes": ["text/csv", "application/x-parquet"],
+                "SupportedResponseMIMETypes": ["text/csv"],
             },
             "ModelMetrics": {
                 "ModelQuality": {"Statistics": {"ContentType": "application/json", "S3Uri": candidate.quality_url}}
             },
-            "CustomerMetadataProperties": metadata(candidate, metrics),
+            "CustomerMetadataProperties": metadata(candidate),
         }
     )
+    index.registered(group, key, arn)
     return {"kind": candidate.kind, "model_package_arn": arn, "already_registered": False, "metrics": metrics}

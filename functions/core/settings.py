@@ -33,14 +33,18 @@ class StartRetrainingSettings(_Environment):
     code_version: str
     processing_image_uri: str
     training_image_uri: str
+    challenger_image_uri: str
     preprocess_instance_type: str
     preprocess_instance_count: int
     train_instance_type: str
     train_instance_count: int
+    challenger_instance_type: str
+    challenger_instance_count: int = 1
     evaluate_instance_type: str
     evaluate_instance_count: int
     preprocess_max_runtime_seconds: int
     train_max_runtime_seconds: int
+    challenger_max_runtime_seconds: int = 3600
     evaluate_max_runtime_seconds: int
     train_spot_instances: bool = False
     train_max_wait_seconds: int = 28800
@@ -56,14 +60,17 @@ class StartRetrainingSettings(_Environment):
     drift_metric_namespace: str = "Retrainer/Drift"
     quality_gate_min_recall: float = 0.0
     quality_gate_max_flagged_share: float = 1.0
+    transient_retry_wait_seconds: int = 60
     landing_quiet_period_seconds: int = 0  # 0: only a _SUCCESS marker completes a landing
     trigger_queue_url: str = ""  # where quiet-period checks are scheduled (the trigger queue itself)
 
     @property
     def lock_ttl_seconds(self) -> int:
-        """A lock outlives no run: its three jobs at their longest, plus an hour (docs/decisions/0008)."""
+        """A lock outlives no run: its jobs at their longest (the two trainings run side by side), each
+        retried once on an internal error, plus an hour (docs/decisions/0008)."""
         train = self.train_max_wait_seconds if self.train_spot_instances else self.train_max_runtime_seconds
-        return self.preprocess_max_runtime_seconds + train + self.evaluate_max_runtime_seconds + 3600
+        longest = self.preprocess_max_runtime_seconds + max(train, self.challenger_max_runtime_seconds) + self.evaluate_max_runtime_seconds
+        return 2 * longest + 3600
 
     @field_validator("default_hyperparameters", mode="before")
     @classmethod
@@ -79,8 +86,12 @@ class StartRetrainingSettings(_Environment):
     def _comma_list(cls, value: object) -> object:
         return [kind.strip() for kind in value.split(",") if kind.strip()] if isinstance(value, str) else value
 
+    @property
+    def parameter_schema_uri(self) -> str:
+        return f"s3://{self.artifacts_bucket}/code/{self.code_version}/scarcegan/parameters.json"
+
     def step(self, name: str) -> StepResources:
-        image = self.training_image_uri if name == "train" else self.processing_image_uri
+        image = {"train": self.training_image_uri, "challenger": self.challenger_image_uri}.get(name, self.processing_image_uri)
         return StepResources(
             image=image,
             instance_type=getattr(self, f"{name}_instance_type"),
@@ -91,6 +102,8 @@ class StartRetrainingSettings(_Environment):
 
 class RegisterModelsSettings(_Environment):
     inference_image_uri: str
+    challenger_inference_image_uri: str = ""  # the gradient-boosting family's serving image (default: inference_image_uri)
+    run_ledger_table: str
 
 
 class FinishRunSettings(_Environment):

@@ -10,8 +10,11 @@ from typing import Any, Protocol
 
 from core.errors import PermanentTriggerError
 from core.events import SUCCESS_MARKER, Trigger
-from core.run_spec import build_run_input, data_version
+from core.parameters import Schema, read_manifest
+from core.run_spec import Champion, build_run_input, data_version
 from core.settings import StartRetrainingSettings
+
+MANIFEST = "_manifest.json"  # beside _SUCCESS: how the landing is to be read (data parameters)
 
 
 class ObjectLister(Protocol):
@@ -20,6 +23,10 @@ class ObjectLister(Protocol):
 
 class Starter(Protocol):
     def start(self, name: str, run_input: dict[str, Any]) -> bool: ...
+
+
+class Champions(Protocol):
+    def approved(self, group: str) -> dict[str, Any] | None: ...
 
 
 @dataclass(frozen=True)
@@ -32,7 +39,7 @@ class Decision:
 
 
 def decide(trigger: Trigger, settings: StartRetrainingSettings, objects: ObjectLister, workflow: Starter, ledger: Any,
-           jobs: Any = None, checks: Any = None) -> Decision:
+           jobs: Any = None, checks: Any = None, registry: Champions | None = None) -> Decision:
     if trigger.type == "resume":
         return resume(trigger, workflow, ledger, settings.lock_ttl_seconds)  # the stack's current limits
     if trigger.model != settings.model_name:
@@ -41,12 +48,17 @@ def decide(trigger: Trigger, settings: StartRetrainingSettings, objects: ObjectL
         from core.quiet import complete_if_quiet  # it builds on this module
 
         _until_complete(trigger.model_copy(update={"complete": True}), settings)  # this stack's landing bucket only
-        return complete_if_quiet(trigger, settings, objects, workflow, ledger, checks)
+        return complete_if_quiet(trigger, settings, objects, workflow, ledger, checks,
+                                 lambda data, batch: landing_spec(trigger, settings, objects, registry, data, batch))
 
     if trigger.type in ("data-landing", "scoring-landing"):
         waiting = _until_complete(trigger, settings)
         if waiting:
             return waiting
+    if trigger.type == "scoring-landing":
+        return check_drift(trigger, settings, objects, jobs, ledger)
+    schema = parameter_schema(objects, settings.parameter_schema_uri)
+    trigger = trigger.model_copy(update={"overrides": schema.validate(trigger.overrides, "--param ")})
     if trigger.type == "schedule":
         from core.quiet import newest_complete_landing
 
@@ -54,16 +66,15 @@ def decide(trigger: Trigger, settings: StartRetrainingSettings, objects: ObjectL
         if found is None:
             return Decision("ignore", trigger.model, reason="no complete landing yet: nothing to retrain on")
         batch, data = found
-        ledger.remember_landing(trigger.model, {**data.model_dump(), "batch": batch})
         # no identity of its own: the newest landing's run, which its marker may have started already
-        return start_or_coalesce(build_run_input(settings, trigger, data, batch), workflow, ledger, settings.lock_ttl_seconds)
-    if trigger.type == "scoring-landing":
-        return check_drift(trigger, settings, objects, jobs, ledger)
+        spec = landing_spec(trigger, settings, objects, registry, data, batch, ledger)
+        return start_or_coalesce(spec, workflow, ledger, settings.lock_ttl_seconds)
+    champion = _champion(registry, settings.model_package_group)
     if trigger.type == "data-landing":
         landing = trigger.landing
-        data = _landed_data(objects, landing.bucket, landing.prefix, trigger.object_key)
-        ledger.remember_landing(trigger.model, {**data.model_dump(), "batch": landing.batch})
-        spec = build_run_input(settings, trigger, data, landing.batch)
+        data, manifest = _landed_data(objects, landing.bucket, landing.prefix, trigger.object_key, schema)
+        ledger.remember_landing(trigger.model, {**data.model_dump(), "batch": landing.batch, "manifest": manifest})
+        spec = build_run_input(settings, schema, trigger, data, landing.batch, manifest=manifest, champion=champion)
     else:
         latest = _data_for(trigger, objects, ledger, settings)
         if latest is None:
@@ -74,7 +85,8 @@ def decide(trigger: Trigger, settings: StartRetrainingSettings, objects: ObjectL
             if not ledger.claim_cooldown(trigger.model, trigger.alarm_name, settings.drift_cooldown_seconds):
                 return Decision("ignore", trigger.model, reason=f"alarm {trigger.alarm_name} is inside its {settings.drift_cooldown_seconds}s cooldown")
         identity = {"trigger": trigger.type, "event": trigger.event_id}  # each alarm / request is a run of its own
-        spec = build_run_input(settings, trigger, _version(latest), latest["batch"], identity)
+        spec = build_run_input(settings, schema, trigger, _version(latest), latest["batch"], identity,
+                               manifest=latest.get("manifest") or {}, champion=champion)
     return start_or_coalesce(spec, workflow, ledger, settings.lock_ttl_seconds)
 
 
@@ -179,7 +191,7 @@ def check_drift(trigger: Trigger, settings: StartRetrainingSettings, objects: Ob
     baseline = ledger.latest_succeeded(trigger.model)
     if baseline is None:
         return Decision("ignore", trigger.model, reason="no successful run yet: no baseline to check drift against")
-    data = _landed_data(objects, landing.bucket, landing.prefix, trigger.object_key)
+    data, _ = _landed_data(objects, landing.bucket, landing.prefix, trigger.object_key)
     request = drift_job_request(settings, landing, data.version, baseline["spec"]["paths"]["preprocess_artifacts"])
     started = jobs.start(request)
     return Decision("drift-check" if started else "duplicate", trigger.model, reason=request["ProcessingJobName"],
@@ -241,14 +253,54 @@ def _run_record(spec: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _landed_data(objects: ObjectLister, bucket: str, prefix: str, marker: str | None = None):
+def _landed_data(objects: ObjectLister, bucket: str, prefix: str, marker: str | None = None,
+                 schema: Schema | None = None) -> tuple[Any, dict[str, str]]:
+    """The landing's data version and, when it has a `_manifest.json`, its validated data parameters."""
     listed = objects.list(bucket, prefix)
     if marker and not any(o["key"] == marker for o in listed):
         raise PermanentTriggerError(f"s3://{bucket}/{marker}: marker no longer exists")
     data_files = [o for o in listed if not o["key"].rsplit("/", 1)[-1].startswith(("_", "."))]
     if not data_files:
         raise PermanentTriggerError(f"s3://{bucket}/{prefix}: holds no data files")
-    return data_version(f"s3://{bucket}/{prefix}", data_files)
+    manifest: dict[str, str] = {}
+    if schema is not None and any(o["key"] == prefix + MANIFEST for o in listed):
+        uri = f"s3://{bucket}/{prefix}{MANIFEST}"
+        try:
+            document = objects.read_json(uri)
+        except ValueError as error:
+            raise PermanentTriggerError(f"{uri}: not valid JSON ({error})") from None
+        manifest = schema.only("data", read_manifest(document, uri), f"{uri}: ")
+    return data_version(f"s3://{bucket}/{prefix}", data_files), manifest
+
+
+_schemas: dict[str, Schema] = {}
+
+
+def parameter_schema(objects: Any, uri: str) -> Schema:
+    """The parameter schema published with the stack's code version (immutable, so kept per URI)."""
+    if uri not in _schemas:
+        try:
+            _schemas[uri] = Schema(objects.read_json(uri))
+        except KeyError as error:
+            raise PermanentTriggerError(f"{uri}: no parameter schema published with this code version ({error})") from None
+    return _schemas[uri]
+
+
+def landing_spec(trigger: Trigger, settings: StartRetrainingSettings, objects: Any, registry: Champions | None,
+                 data: Any, batch: str, ledger: Any = None) -> dict[str, Any]:
+    """The run of a complete landing found without its marker event (quiet period, schedule): its
+    manifest read, the landing remembered as the model's newest, the champion of the moment."""
+    schema = parameter_schema(objects, settings.parameter_schema_uri)
+    _, manifest = _landed_data(objects, settings.landing_bucket, f"incoming/{trigger.model}/{batch}/", schema=schema)
+    if ledger is not None:
+        ledger.remember_landing(trigger.model, {**data.model_dump(), "batch": batch, "manifest": manifest})
+    return build_run_input(settings, schema, trigger, data, batch, manifest=manifest,
+                           champion=_champion(registry, settings.model_package_group))
+
+
+def _champion(registry: Champions | None, group: str) -> Champion | None:
+    found = registry.approved(group) if registry else None
+    return Champion(**found) if found else None
 
 
 def _data_for(trigger: Trigger, objects: ObjectLister, ledger: Any, settings: StartRetrainingSettings) -> dict[str, Any] | None:
@@ -257,8 +309,8 @@ def _data_for(trigger: Trigger, objects: ObjectLister, ledger: Any, settings: St
         if bucket != settings.landing_bucket or not prefix.startswith(f"incoming/{trigger.model}/"):
             raise PermanentTriggerError(f"{trigger.data_uri}: not a landing of {trigger.model} in this stack's landing bucket")
         prefix = prefix if prefix.endswith("/") else prefix + "/"
-        data = _landed_data(objects, bucket, prefix)
-        return {**data.model_dump(), "batch": prefix.rstrip("/").rsplit("/", 1)[-1]}
+        data, manifest = _landed_data(objects, bucket, prefix, schema=parameter_schema(objects, settings.parameter_schema_uri))
+        return {**data.model_dump(), "batch": prefix.rstrip("/").rsplit("/", 1)[-1], "manifest": manifest}
     return ledger.latest_landing(trigger.model)
 
 

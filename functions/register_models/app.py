@@ -1,4 +1,4 @@
-"""One item of the RegisterModels Map -> one model package version (idempotent per run and kind)."""
+"""One item of the RegisterModels Map -> one model package version (idempotent by content)."""
 
 import os
 
@@ -6,6 +6,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from core.aws import ModelRegistry, S3Objects
+from core.ledger import Ledger
 from core.observability import logger, metrics, tracer
 from core.registration import Candidate, register
 from core.settings import RegisterModelsSettings
@@ -18,7 +19,8 @@ from core.settings import RegisterModelsSettings
 def lambda_handler(candidate: Candidate, context: LambdaContext) -> dict:
     settings = RegisterModelsSettings.from_environ(os.environ)
     logger.append_keys(run_id=candidate.run_id, kind=candidate.kind)
-    result = register(candidate, settings.inference_image_uri, S3Objects(), ModelRegistry())
+    image = settings.challenger_inference_image_uri if candidate.family == "gradient-boosting" else settings.inference_image_uri
+    result = register(candidate, image or settings.inference_image_uri, S3Objects(), ModelRegistry(), Ledger(settings.run_ledger_table))
     logger.info("candidate registered", model_package_arn=result["model_package_arn"], already_registered=result["already_registered"])
     metrics.add_metric(name="ModelsRegistered", unit=MetricUnit.Count, value=1)
     return result

@@ -16,7 +16,7 @@ from aws_lambda_powertools.utilities.idempotency import (
     idempotent_function,
 )
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from core.aws import DeadLetters, ProcessingJobs, QuietChecks, S3Objects, Workflow
+from core.aws import DeadLetters, ModelRegistry, ProcessingJobs, QuietChecks, S3Objects, Workflow
 from core.errors import PermanentTriggerError
 from core.events import Trigger, parse_trigger
 from core.ledger import Ledger
@@ -45,7 +45,8 @@ def decider(settings: StartRetrainingSettings, context: LambdaContext) -> Any:
     @idempotent_function(data_keyword_argument="trigger", config=config, persistence_store=persistence)
     def decide_once(trigger: dict) -> dict:
         decision = decide(Trigger.model_validate(trigger), settings, S3Objects(), Workflow(settings.state_machine_arn),
-                          Ledger(settings.run_ledger_table), ProcessingJobs(), QuietChecks(settings.trigger_queue_url))
+                          Ledger(settings.run_ledger_table), ProcessingJobs(), QuietChecks(settings.trigger_queue_url),
+                          ModelRegistry())
         return asdict(decision)
 
     return decide_once

@@ -32,7 +32,9 @@ LOCAL_PARAMETERS = {
     "ProcessingImageUri": "763104351884.dkr.ecr.us-east-1.amazonaws.com/tensorflow-training:2.16-cpu-py310",
     "TrainingImageUri": "763104351884.dkr.ecr.us-east-1.amazonaws.com/tensorflow-training:2.16-cpu-py310",
     "InferenceImageUri": "763104351884.dkr.ecr.us-east-1.amazonaws.com/tensorflow-inference:2.16-cpu",
+    "ChallengerImageUri": "763104351884.dkr.ecr.us-east-1.amazonaws.com/tensorflow-training:2.16-cpu-py310",
     "TriggerBatchingWindowSeconds": "2",
+    "TransientRetryWaitSeconds": "1",
 }
 CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": REGION}
 log = logging.getLogger(__name__)

@@ -27,23 +27,30 @@ def test_landed_data_is_retrained_evaluated_and_registered(local_stack):
 
     assert execution["status"] == "SUCCEEDED", execution.get("cause")
     states = {s["name"]: s["status"] for s in runs.states(sfn, execution["executionArn"])}
-    assert {states[n] for n in ("Preprocess", "Train", "Evaluate", "RegisterModels")} == {"succeeded"}
+    assert {states[n] for n in ("Preprocess", "Train", "Challenger", "Evaluate", "RegisterModels")} == {"succeeded"}
 
     training = runs.training_job(sagemaker, execution["name"])
     metrics = runs.final_metrics(training)
     assert metrics["Iteration"] > 0 and 0 <= metrics["Val_Recall_Risky"] <= 1  # parsed from the job's own log
 
     trial = sagemaker.list_trial_components(TrialName=execution["name"])["TrialComponentSummaries"]
-    assert len(trial) == 3  # the run is a trial of the model's experiment; each job one of its components
+    assert len(trial) == 4  # the run is a trial of the model's experiment; each job one of its components
 
+    run_input = json.loads(execution["input"])
+    report_key = run_input["quality_gate"]["report_key"]
+    evaluation = json.loads(s3.get_object(Bucket=run_input["quality_gate"]["report_bucket"], Key=report_key)["Body"].read())
     models = runs.models(sagemaker, local_stack.provisioned.outputs["ModelPackageGroupName"], execution["name"])
-    assert sorted(m["kind"] for m in models) == sorted(json.loads(execution["input"])["candidates"])
+    assert sorted(m["kind"] for m in models) == sorted(r["kind"] for r in evaluation["register"])  # distinct, past the gate
+    assert {m["family"] for m in models} == {"scarcegan", "gradient-boosting"}
+    assert len({m["content_key"] for m in models}) == len(models)
     for model in models:
-        assert model["approval"] == "PendingManualApproval"
-        assert set(model["metrics"]) >= {"recall", "precision", "f1", "auc"}
+        assert model["approval"] == "PendingManualApproval" and model["beats_champion"] is True  # no champion yet
+        assert set(model["metrics"]) >= {"recall", "precision", "f1", "pr_auc"}
+        pr_auc = model["intervals"]["pr_auc"]
+        assert pr_auc["low"] <= pr_auc["value"] <= pr_auc["high"]
         bucket, key = model["metrics_uri"].removeprefix("s3://").split("/", 1)
         statistics = json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
-        assert statistics["binary_classification_metrics"]["recall"]["value"] == pytest.approx(model["metrics"]["recall"], abs=1e-5)
+        assert statistics["binary_classification_metrics"]["recall"]["value"] == pytest.approx(model["metrics"]["recall"], abs=1e-3)
 
 
 def test_a_failing_job_fails_the_run_through_its_catch_and_registers_nothing(local_stack):
@@ -52,9 +59,9 @@ def test_a_failing_job_fails_the_run_through_its_catch_and_registers_nothing(loc
 
     execution = run_for(local_stack, "e2e-train-fails")
 
-    assert execution["status"] == "FAILED" and execution["error"] == "TrainFailed"
+    assert execution["status"] == "FAILED" and execution["error"] == "TrainFailed", execution.get("cause")
     reason = runs.failure_reason(execution["cause"])
-    assert "AlgorithmError" in reason and f"{execution['name']}-train-0" in reason
+    assert "AlgorithmError" in reason and f"{execution['name']}-train-00" in reason
     job = runs.training_job(sagemaker, execution["name"])
     assert job["TrainingJobStatus"] == "Failed" and job["FailureReason"].startswith("AlgorithmError")
     assert runs.models(sagemaker, local_stack.provisioned.outputs["ModelPackageGroupName"], execution["name"]) == []

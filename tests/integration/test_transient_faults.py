@@ -78,8 +78,6 @@ def test_bad_data_fails_the_run_at_once(local_stack, landed):
     assert preprocess["attempts"] == 1 and "retried_after" not in preprocess
 
 
-@pytest.mark.xfail(strict=True, reason="needs the integrator's ASL Retry on the processing job's InternalServerError and "
-                                       "RetryStrategy in the run spec's training job (issue 12, item 4)")
 def test_internal_errors_in_preprocess_and_train_are_retried_and_the_run_succeeds(local_stack, landed):
     local_stack.faults.arm("preprocess", "internal-error")
     local_stack.faults.arm("train", "internal-error")

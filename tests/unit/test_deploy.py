@@ -7,7 +7,8 @@ import pytest
 
 from retrainer import deploy
 
-IMAGES = {"ProcessingImageUri": "img-train", "TrainingImageUri": "img-train", "InferenceImageUri": "img-serve"}
+IMAGES = {"ProcessingImageUri": "img-train", "TrainingImageUri": "img-train", "InferenceImageUri": "img-serve",
+          "ChallengerImageUri": "img-sklearn"}
 
 
 def resolve(region, instance_type):

@@ -3,7 +3,7 @@ from core.errors import RegistrationError
 from core.registration import MAX_METADATA_VALUE, Candidate, register
 
 from tests.utils.events import sample
-from tests.utils.fakes import FakeObjects, FakeRegistry
+from tests.utils.fakes import FakeObjects, FakeRegisteredContent, FakeRegistry
 
 STATISTICS = {
     "version": 0.0,
@@ -28,7 +28,7 @@ def artifacts_for(candidate, statistics=STATISTICS):
 def test_candidate_becomes_a_pending_version_with_metrics_and_lineage(candidate):
     registry = FakeRegistry()
 
-    result = register(candidate, "img:inference", artifacts_for(candidate), registry)
+    result = register(candidate, "img:inference", artifacts_for(candidate), registry, FakeRegisteredContent())
 
     request = registry.created[0]
     assert result["already_registered"] is False and result["kind"] == "best-f1"
@@ -37,25 +37,60 @@ def test_candidate_becomes_a_pending_version_with_metrics_and_lineage(candidate)
     assert request["InferenceSpecification"]["Containers"][0]["ModelDataUrl"] == candidate.model_data_url
     metadata = request["CustomerMetadataProperties"]
     assert metadata["RunId"] == candidate.run_id and metadata["ModelKind"] == "best-f1"
+    assert metadata["ModelFamily"] == "scarcegan" and metadata["BeatsChampion"] == "true"
     assert metadata["TriggerType"] == "data-landing" and metadata["DataVersion"] == "sha256:ab12"
-    assert metadata["Metric.recall"] == "0.9" and metadata["Hp.iterations"] == "1500"
+    assert metadata["Metric.recall"] == "0.75 [0.5, 0.92]" and metadata["Hp.iterations"] == "1500"
+    assert "Hp.gb-max-iter" not in metadata  # the other family's parameters are not this model's
     assert not any(k.startswith("Hp.sagemaker_") for k in metadata)
     assert all(len(v) <= MAX_METADATA_VALUE for v in metadata.values())
 
 
 def test_a_retried_registration_registers_nothing_twice(candidate):
-    registry, artifacts = FakeRegistry(), artifacts_for(candidate)
-    first = register(candidate, "img", artifacts, registry)
-    again = register(candidate, "img", artifacts, registry)
+    registry, artifacts, index = FakeRegistry(), artifacts_for(candidate), FakeRegisteredContent()
+    first = register(candidate, "img", artifacts, registry, index)
+    again = register(candidate, "img", artifacts, registry, index)
 
     assert again["already_registered"] is True and again["model_package_arn"] == first["model_package_arn"]
     assert len(registry.created) == 1
 
 
+def test_the_same_artifact_from_another_run_is_the_same_version(candidate):
+    registry, artifacts, index = FakeRegistry(), artifacts_for(candidate), FakeRegisteredContent()
+    register(candidate, "img", artifacts, registry, index)
+    rerun = candidate.model_copy(update={"run_id": "scarcegan-2026-11-24-rerun"})
+
+    assert register(rerun, "img", artifacts, registry, index)["already_registered"] is True
+    other = candidate.model_copy(update={"content_key": "sha256:other", "kind": "last"})
+    assert register(other, "img", artifacts, registry, index)["already_registered"] is False
+    assert len(registry.created) == 2
+
+
+def test_a_try_that_stopped_after_creating_the_version_is_found_not_duplicated(candidate):
+    registry, artifacts, index = FakeRegistry(), artifacts_for(candidate), FakeRegisteredContent()
+    register(candidate, "img", artifacts, registry, index)
+    index.items[(candidate.model_package_group, candidate.content_key)].pop("arn")  # crashed before recording it
+
+    again = register(candidate, "img", artifacts, registry, index)
+
+    assert again["already_registered"] is True and len(registry.created) == 1
+
+
+def test_registration_reads_one_ledger_item_not_the_group(candidate):
+    registry, artifacts, index = FakeRegistry(), artifacts_for(candidate), FakeRegisteredContent()
+    for n in range(64):
+        register(candidate.model_copy(update={"content_key": f"k{n}"}), "img", artifacts, registry, index)
+    registry.finds = 0
+
+    register(candidate.model_copy(update={"content_key": "k7"}), "img", artifacts, registry, index)
+
+    assert registry.finds == 0 and len(registry.created) == 64
+
+
 def test_missing_artifact_or_bad_metrics_register_nothing(candidate):
     registry = FakeRegistry()
     with pytest.raises(RegistrationError, match="model artifact of candidate 'best-f1' is missing"):
-        register(candidate, "img", FakeObjects(documents={candidate.quality_url: STATISTICS}), registry)
+        register(candidate, "img", FakeObjects(documents={candidate.quality_url: STATISTICS}), registry, FakeRegisteredContent())
     with pytest.raises(RegistrationError, match="not a model-quality statistics file"):
-        register(candidate, "img", artifacts_for(candidate, {"regression_metrics": {}}), registry)
+        register(candidate, "img", artifacts_for(candidate.model_copy(update={"content_key": "k2"}), {"regression_metrics": {}}),
+                 registry, FakeRegisteredContent())
     assert registry.created == []

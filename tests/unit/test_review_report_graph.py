@@ -16,7 +16,8 @@ ASL = json.loads((Path(__file__).resolve().parents[2] / "statemachine" / "retrai
 
 
 def train_metric_definitions():
-    return ASL["States"]["Train"]["Parameters"]["AlgorithmSpecification"]["MetricDefinitions"]
+    train = next(state for name, state in all_states(ASL) if name == "Train")
+    return train["Parameters"]["AlgorithmSpecification"]["MetricDefinitions"]
 
 
 # ---------------------------------------------------------------- metric series
@@ -58,8 +59,8 @@ def all_states(machine, parent=None):
     for name, state in machine["States"].items():
         yield name, state
         inner = state.get("ItemProcessor") or state.get("Iterator")
-        if inner:
-            yield from all_states(inner, name)
+        for branch in [inner] if inner else state.get("Branches", []):
+            yield from all_states(branch, name)
 
 
 def transitions(machine):
@@ -68,7 +69,7 @@ def transitions(machine):
         targets = [state.get("Next"), state.get("Default")] + [r["Next"] for r in state.get("Choices", [])]
         targets += [c["Next"] for c in state.get("Catch", [])]
         inner = state.get("ItemProcessor") or state.get("Iterator")
-        targets += [inner["StartAt"]] if inner else []
+        targets += [branch["StartAt"] for branch in ([inner] if inner else state.get("Branches", []))]
         found |= {(name, t) for t in targets if t}
     return found
 

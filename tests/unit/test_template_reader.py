@@ -9,7 +9,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.fixture
 def resolver():
-    return Resolver(load(ROOT / "template.yaml"), "s", "eu-west-1", {"ProcessingImageUri": "p", "TrainingImageUri": "t", "InferenceImageUri": "i"})
+    return Resolver(load(ROOT / "template.yaml"), "s", "eu-west-1", {"ProcessingImageUri": "p", "TrainingImageUri": "t", "InferenceImageUri": "i", "ChallengerImageUri": "c"})
 
 
 def test_parameters_take_overrides_then_defaults(resolver):

@@ -9,7 +9,7 @@ from retrainer.local.template import Resolver, load
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = load(ROOT / "template.yaml")
-IMAGES = {"ProcessingImageUri": "p", "TrainingImageUri": "t", "InferenceImageUri": "i"}
+IMAGES = {"ProcessingImageUri": "p", "TrainingImageUri": "t", "InferenceImageUri": "i", "ChallengerImageUri": "c"}
 KEY = "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 
 

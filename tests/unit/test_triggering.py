@@ -18,6 +18,7 @@ ENVIRONMENT = {
     "MODEL_NAME": "scarcegan", "STATE_MACHINE_ARN": "arn:aws:states:us-east-1:1:stateMachine:s", "LANDING_BUCKET": BUCKET,
     "ARTIFACTS_BUCKET": "artifacts", "DEAD_LETTER_QUEUE_URL": "https://sqs/dlq", "CODE_VERSION": "c0de",
     "PROCESSING_IMAGE_URI": "img:processing", "TRAINING_IMAGE_URI": "img:training",
+    "CHALLENGER_IMAGE_URI": "img:sklearn", "CHALLENGER_INSTANCE_TYPE": "ml.m5.large",
     "PREPROCESS_INSTANCE_TYPE": "ml.m5.xlarge", "PREPROCESS_INSTANCE_COUNT": "1", "TRAIN_INSTANCE_TYPE": "ml.c5.2xlarge",
     "TRAIN_INSTANCE_COUNT": "2", "EVALUATE_INSTANCE_TYPE": "ml.m5.large", "EVALUATE_INSTANCE_COUNT": "1",
     "PREPROCESS_MAX_RUNTIME_SECONDS": "3600", "TRAIN_MAX_RUNTIME_SECONDS": "7200",
@@ -58,7 +59,8 @@ def test_success_marker_starts_one_run_with_its_parameters(ledger):
     assert json.loads(hps["sagemaker_submit_directory"]) == "s3://artifacts/code/c0de/sourcedir.tar.gz"
     assert run_input["train"]["stopping_condition"] == {"MaxRuntimeInSeconds": 7200, "MaxWaitTimeInSeconds": 10800}
     assert run_input["train"]["spot"] is True and run_input["preprocess"]["max_runtime_seconds"] == 3600
-    assert run_input["lock_ttl_seconds"] == 3600 + 10800 + 1800 + 3600  # no lock outlives its run's jobs
+    # no lock outlives its run's jobs, each retried once on an internal error
+    assert run_input["lock_ttl_seconds"] == 2 * (3600 + 10800 + 1800) + 3600
     assert run_input["paths"]["train"].startswith(f"s3://artifacts/steps/preprocess/{run_input['cache_keys']['preprocess']}/")
     assert ledger.lock("scarcegan")["run_id"] == decision.run_id
     assert ledger.run(decision.run_id)["status"] == "RUNNING"

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
+
+# what the code publishes as s3://<artifacts>/code/<version>/scarcegan/parameters.json
+PARAMETER_SCHEMA = Path(__file__).resolve().parents[2] / "training_containers" / "scarcegan" / "parameters.json"
 
 
 class FakeObjects:
@@ -24,7 +29,9 @@ class FakeObjects:
         return uri.removeprefix("s3://") in self.objects or uri in self.documents
 
     def read_json(self, uri: str) -> Any:
-        return self.documents[uri]
+        if uri not in self.documents and uri.endswith("/scarcegan/parameters.json"):
+            return json.loads(PARAMETER_SCHEMA.read_text())
+        return self.documents[uri]  # KeyError, as S3Objects.read_json for a missing object
 
 
 class FakeWorkflow:
@@ -49,8 +56,10 @@ class FakeQuietChecks:
 class FakeRegistry:
     def __init__(self) -> None:
         self.created: list[dict[str, Any]] = []
+        self.finds = 0
 
     def find(self, group: str, metadata: dict[str, str]) -> str | None:
+        self.finds += 1
         for i, request in enumerate(self.created):
             properties = request["CustomerMetadataProperties"]
             if request["ModelPackageGroupName"] == group and all(properties.get(k) == v for k, v in metadata.items()):
@@ -60,6 +69,25 @@ class FakeRegistry:
     def create(self, request: dict[str, Any]) -> str:
         self.created.append(request)
         return f"arn:aws:sagemaker:us-east-1:123456789012:model-package/{request['ModelPackageGroupName']}/{len(self.created)}"
+
+
+class FakeRegisteredContent:
+    """The ledger's registrations-by-content index, in memory."""
+
+    def __init__(self) -> None:
+        self.items: dict[tuple[str, str], dict[str, Any]] = {}
+
+    def registration(self, group: str, content_key: str) -> dict[str, Any] | None:
+        return self.items.get((group, content_key))
+
+    def claim_registration(self, group: str, content_key: str, run_id: str, kind: str) -> bool:
+        if (group, content_key) in self.items:
+            return False
+        self.items[(group, content_key)] = {"run_id": run_id, "kind": kind}
+        return True
+
+    def registered(self, group: str, content_key: str, arn: str) -> None:
+        self.items[(group, content_key)]["arn"] = arn
 
 
 class FakeDeadLetters:

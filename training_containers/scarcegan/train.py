@@ -1,7 +1,8 @@
 """Training job (script mode): ScarceGAN on the preprocessed splits, several candidate models out.
 
 Contract: training_containers/README.md (train.py). Hyperparameters arrive as --kebab-case
-strings; unknown arguments (sagemaker_program, ...) are ignored.
+strings and/or in hyperparameters.json; names outside parameters.json's "scarcegan" family are
+refused (SageMaker's own sagemaker_* arguments are ignored).
 """
 
 from __future__ import annotations
@@ -16,10 +17,15 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scarcegan.candidates import RULES, CandidateTracker
+from scarcegan.artifact import SCORE_DEFINITIONS
+from scarcegan.candidates import RULES, CandidateTracker, distinct
 from scarcegan.errors import DataError
-from scarcegan.hyperparameters import Hyperparameters
+from scarcegan.hyperparameters import FAMILY, Hyperparameters, config_file_arguments
+from scarcegan.parameters import parse_family
 from scarcegan.schema import ID_COLUMN, LABEL_COLUMN, LABELLED_GROUPS, POSITIVE_CLASS, SUPERVISED_CLASSES
+
+NON_FEATURE_COLUMNS = (ID_COLUMN, LABEL_COLUMN, "fold")
+SCARCEGAN_THRESHOLD = 0.5  # on artifact.scarcegan_score: the argmax rule the candidates were chosen by
 
 METRIC_LINE = ("Iteration={i}; Discriminator_Supervised_Loss={sup:.6f}; "
                "Discriminator_UnSupervised_Loss={unsup:.6f}; Generator_Loss={gen:.6f}; "
@@ -27,42 +33,31 @@ METRIC_LINE = ("Iteration={i}; Discriminator_Supervised_Loss={sup:.6f}; "
                "Val_Precision_Risky={precision:.6f};")
 
 
-def hyperparameters_file(config_dir: str | Path) -> dict[str, str]:
-    """hyperparameters.json as SageMaker writes it (all values strings), keys in snake_case.
+def parse_args(argv: list[str] | None = None) -> tuple[argparse.Namespace, dict[str, object]]:
+    """(paths, typed hyperparameters keyed by field name).
 
-    Bring-your-own images get hyperparameters only from this file; script mode also passes them
-    as arguments, which take precedence.
+    Hyperparameters come from hyperparameters.json and from ``--kebab-case`` arguments (these win),
+    are typed and range-checked against parameters.json's ``scarcegan`` family; an unknown name
+    exits 1 with one ``ERROR: arguments: unknown parameter ...`` line (SageMaker's own arguments
+    are ignored).
     """
-    path = Path(config_dir) / "hyperparameters.json"
-    if not path.is_file():
-        return {}
-    try:
-        raw = json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
-        raise DataError(str(path), f"is not valid JSON: {exc}") from None
-    return {str(k).replace("-", "_"): str(v) for k, v in raw.items() if not str(k).startswith("sagemaker_")}
-
-
-def parse_args(argv: list[str] | None = None) -> tuple[argparse.Namespace, dict[str, str | None]]:
-    """(paths, hyperparameter strings keyed by field name). Every value is taken as a string."""
-    parser = argparse.ArgumentParser(description=__doc__)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    default_config = os.environ.get("SM_INPUT_CONFIG_DIR", "/opt/ml/input/config")
+    pre = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
+    pre.add_argument("--config-dir", default=default_config)
+    known, _ = pre.parse_known_args(argv)
+    parser = argparse.ArgumentParser(description=__doc__, allow_abbrev=False)
     parser.add_argument("--model-dir", default=os.environ.get("SM_MODEL_DIR", "/opt/ml/model"))
     parser.add_argument("--train", default=os.environ.get("SM_CHANNEL_TRAIN", "/opt/ml/input/data/train"))
     parser.add_argument("--validation",
                         default=os.environ.get("SM_CHANNEL_VALIDATION", "/opt/ml/input/data/validation"))
     parser.add_argument("--output-data-dir",
                         default=os.environ.get("SM_OUTPUT_DATA_DIR", "/opt/ml/output/data"))
-    for f in fields(Hyperparameters):  # --kebab-case, and --snake_case as SageMaker users also write
-        flags = dict.fromkeys((f"--{f.name.replace('_', '-')}", f"--{f.name}"))
-        parser.add_argument(*flags, dest=f.name, default=None, type=str)
     parser.add_argument("--checkpoint-dir", default=os.environ.get("SM_CHECKPOINT_DIR"),
                         help="where checkpoints go and a restarted job resumes from (the job's CheckpointConfig LocalPath)")
-    parser.add_argument("--config-dir",
-                        default=os.environ.get("SM_INPUT_CONFIG_DIR", "/opt/ml/input/config"))
-    args, _unknown = parser.parse_known_args(argv)
-    from_file = hyperparameters_file(args.config_dir)
-    hyper = {f.name: getattr(args, f.name) if getattr(args, f.name) is not None else from_file.get(f.name)
-             for f in fields(Hyperparameters)}
+    parser.add_argument("--config-dir", default=default_config)
+    args = parse_family(FAMILY, config_file_arguments(known.config_dir) + argv, parser)
+    hyper = {f.name: getattr(args, f.name) for f in fields(Hyperparameters)}
     return args, hyper
 
 
@@ -94,7 +89,7 @@ def main(model_dir: str | Path, train_dir: str | Path, validation_dir: str | Pat
     train = load_split(Path(train_dir) / "train.csv", True)
     unlabeled = load_split(Path(train_dir) / "unlabeled.csv", False)
     val = load_split(Path(validation_dir) / "val.csv", True)
-    feature_names = [c for c in train.columns if c not in (ID_COLUMN, LABEL_COLUMN)]
+    feature_names = [c for c in train.columns if c not in NON_FEATURE_COLUMNS]
     for name, frame in (("unlabeled.csv", unlabeled), ("val.csv", val)):
         missing = [c for c in feature_names if c not in frame.columns]
         if missing:
@@ -130,28 +125,33 @@ def main(model_dir: str | Path, train_dir: str | Path, validation_dir: str | Pat
         if checkpoints and (done // hp.sample_interval) % CHECKPOINT_EVERY == 0:
             checkpoints.save({"done": done, "history": history, "tracker": tracker})
     seconds = time.perf_counter() - started
-    chosen = tracker.finish(done, metrics, trainer.classifier.get_weights())
+    chosen = distinct(tracker.finish(done, metrics, trainer.classifier.get_weights()))
 
     model_root = Path(model_dir)
     model_root.mkdir(parents=True, exist_ok=True)
-    summary = {"positive_class": POSITIVE_CLASS, "recall_floor": hp.recall_floor,
+    summary = {"family": FAMILY, "positive_class": POSITIVE_CLASS, "recall_floor": hp.recall_floor,
                "training_seconds": round(seconds, 3), "iterations": done, "candidates": []}
-    for kind, candidate in chosen.items():
+    for kind, (candidate, aliases) in chosen.items():
         folder = model_root / kind
         folder.mkdir(parents=True, exist_ok=True)
         trainer.classifier.set_weights(candidate.weights)
         trainer.classifier.save(folder / "model.keras")
         metadata = {
+            "family": FAMILY,
             "kind": kind,
+            "aliases": aliases,
             "rule": RULES[kind],
+            "alias_rules": {a: RULES[a] for a in aliases},
             "floor_met": candidate.floor_met,
             "iteration": candidate.iteration,
             "class_order": list(SUPERVISED_CLASSES),
             "positive_class": POSITIVE_CLASS,
-            "decision_rule": {"type": "argmax", "positive_class": POSITIVE_CLASS,
-                              "description": "flag a player when risky is the most probable "
-                                             "class of the supervised head"},
-            "input": "scaled features in feature_names order (scaler.json from preprocess)",
+            "score_definition": SCORE_DEFINITIONS[FAMILY],
+            "threshold": SCARCEGAN_THRESHOLD,
+            "decision_rule": {"type": "threshold", "positive_class": POSITIVE_CLASS, "threshold": SCARCEGAN_THRESHOLD,
+                              "description": "flag a player when score >= 0.5, i.e. risky is the most "
+                                             "probable class of the supervised head"},
+            "input": "scaled features in feature_names order (pipeline.json from preprocess)",
             "feature_names": feature_names,
             "validation_metrics": candidate.metrics,
             "variant": hp.variant,
@@ -159,7 +159,8 @@ def main(model_dir: str | Path, train_dir: str | Path, validation_dir: str | Pat
             "effective_hyperparameters": hp.effective(),
         }
         (folder / "metadata.json").write_text(json.dumps(metadata, indent=2))
-        summary["candidates"].append({"kind": kind, "rule": RULES[kind], "iteration": candidate.iteration,
+        summary["candidates"].append({"kind": kind, "family": FAMILY, "aliases": aliases,
+                                      "rule": RULES[kind], "iteration": candidate.iteration,
                                       "floor_met": candidate.floor_met,
                                       "validation_metrics": candidate.metrics, "path": f"{kind}/model.keras"})
     (model_root / "candidates.json").write_text(json.dumps(summary, indent=2))
@@ -205,12 +206,14 @@ class Checkpoints:
 def cli(argv: list[str] | None = None) -> int:
     try:
         args, hyper = parse_args(argv)
-        hp = Hyperparameters.from_strings(hyper)
+        hp = Hyperparameters.from_values(hyper)
         summary = main(args.model_dir, args.train, args.validation, hp, args.output_data_dir, args.checkpoint_dir)
     except DataError as exc:
         print(exc.line(), file=sys.stderr, flush=True)
         return 1
-    print(f"Wrote {len(summary['candidates'])} candidates in {summary['training_seconds']} s", flush=True)
+    except SystemExit as exc:  # parse_family has printed its one ERROR line
+        return int(exc.code or 0)
+    print(f"Wrote {len(summary['candidates'])} distinct candidates in {summary['training_seconds']} s", flush=True)
     return 0
 
 

@@ -27,17 +27,20 @@ def test_pipeline_writes_every_contract_file(preprocess, train, evaluate, landin
         "--validation", str(processed / "validation"), "--output-data-dir", str(tmp_path / "out"),
         "--sagemaker_program", '"train.py"', "--sagemaker_submit_directory", '"s3://b/k.tar.gz"'])
     summary = train.main(args.model_dir, args.train, args.validation,
-                         Hyperparameters.from_strings(hyper), args.output_data_dir)
+                         Hyperparameters.from_values(hyper), args.output_data_dir)
 
     # Then the metric line is printed every sample interval
     lines = METRIC.findall(capsys.readouterr().out)
     assert [int(m[0]) for m in lines] == [20, 40]
-    # and every candidate is a loadable model with its metadata
-    assert [c["kind"] for c in summary["candidates"]] == list(KINDS)
+    # and every rule is answered by one distinct candidate (the others as its aliases)
+    kinds = [c["kind"] for c in summary["candidates"]]
+    assert sorted(kinds + [a for c in summary["candidates"] for a in c["aliases"]]) == sorted(KINDS)
     assert json.loads((model_dir / "candidates.json").read_text())["candidates"][0]["kind"] == "best-recall"
-    for kind in KINDS:
+    for kind in kinds:
         metadata = json.loads((model_dir / kind / "metadata.json").read_text())
         assert metadata["class_order"][3] == "risky" and metadata["hyperparameters"]["iterations"] == 40
+        assert metadata["family"] == "scarcegan" and metadata["threshold"] == 0.5
+        assert "fold" not in metadata["feature_names"]
         assert (model_dir / kind / "model.keras").is_file()
 
     # When evaluate runs on the training job's model.tar.gz
@@ -47,16 +50,17 @@ def test_pipeline_writes_every_contract_file(preprocess, train, evaluate, landin
         for path in model_dir.iterdir():
             tar.add(path, arcname=path.name)
     (evaluation_base / "input/test").mkdir()
-    (evaluation_base / "input/test/test.csv").write_bytes((processed / "test/test.csv").read_bytes())
+    for name in ("test.csv", "raw.csv"):
+        (evaluation_base / "input/test" / name).write_bytes((processed / "test" / name).read_bytes())
     (evaluation_base / "input/artifacts").mkdir()
-    (evaluation_base / "input/artifacts/scaler.json").write_bytes(
-        (processed / "artifacts/scaler.json").read_bytes())
-    report = evaluate.main(evaluation_base, bootstrap_resamples=5)
+    (evaluation_base / "input/artifacts/pipeline.json").write_bytes(
+        (processed / "artifacts/pipeline.json").read_bytes())
+    report = evaluate.main(evaluation_base, bootstrap_resamples=10)
 
     # Then each candidate has Model Monitor quality statistics and its own deployable package
     out = evaluation_base / "output"
     n_test = len(pd.read_csv(processed / "test/test.csv"))
-    for kind in KINDS:
+    for kind in kinds:
         quality = json.loads((out / "quality" / kind / "statistics.json").read_text())
         assert quality["dataset"]["item_count"] == n_test
         metrics = quality["binary_classification_metrics"]
@@ -66,14 +70,14 @@ def test_pipeline_writes_every_contract_file(preprocess, train, evaluate, landin
                     "recall_best_constant_classifier", "false_positive_rate"):
             assert set(metrics[key]) == {"value", "standard_deviation"}
         with tarfile.open(out / "models" / kind / "model.tar.gz") as tar:
-            assert sorted(tar.getnames()) == ["metadata.json", "model.keras", "scaler.json"]
-    assert report["best"] in KINDS
+            assert sorted(tar.getnames()) == ["metadata.json", "model.keras", "pipeline.json"]
+    assert report["best"] in kinds
     assert json.loads((out / "report/evaluation.json").read_text())["best"] == report["best"]
-    assert list(pd.read_csv(out / "report/evaluation.csv")["kind"]) == list(KINDS)
+    assert list(pd.read_csv(out / "report/evaluation.csv")["kind"]) == kinds
     # and the report carries each candidate's precision-recall and ROC points for plots
     curves = json.loads((out / "report/curves.json").read_text())
-    assert sorted(curves) == sorted(KINDS)
-    assert curves[KINDS[0]]["roc"]["true_positive_rate"][-1] == 1.0
+    assert sorted(curves) == sorted(kinds)
+    assert curves[kinds[0]]["roc"]["true_positive_rate"][-1] == 1.0
 
 
 def test_a_restarted_training_job_resumes_from_its_checkpoint(preprocess, train, landing, tmp_path, capsys):
@@ -86,7 +90,7 @@ def test_a_restarted_training_job_resumes_from_its_checkpoint(preprocess, train,
             "--iterations", str(iterations), "--sample-interval", "20", "--batch-size", "8", "--seed", "1",
             "--model-dir", str(tmp_path / f"model-{iterations}"), "--train", str(processed / "train"),
             "--validation", str(processed / "validation"), "--checkpoint-dir", str(checkpoints)])
-        return train.main(args.model_dir, args.train, args.validation, Hyperparameters.from_strings(hyper), None, args.checkpoint_dir)
+        return train.main(args.model_dir, args.train, args.validation, Hyperparameters.from_values(hyper), None, args.checkpoint_dir)
 
     run(200)
     capsys.readouterr()
@@ -98,4 +102,5 @@ def test_a_restarted_training_job_resumes_from_its_checkpoint(preprocess, train,
     out = capsys.readouterr().out
     assert "Resumed from the checkpoint at iteration 200" in out
     assert [int(m[0]) for m in METRIC.findall(out)] == [220, 240]
-    assert summary["iterations"] == 240 and len(summary["candidates"]) == 4
+    assert summary["iterations"] == 240
+    assert sorted(k for c in summary["candidates"] for k in (c["kind"], *c["aliases"])) == sorted(KINDS)

@@ -33,13 +33,14 @@ def test_good_batch_writes_every_contract_file(preprocess, landing):
                  "artifacts/statistics.json"):
         assert (out / name).is_file(), name
     train = pd.read_csv(out / "train/train.csv", keep_default_na=False)
-    assert list(train.columns[:2]) == ["player_id", "label"]
+    assert list(train.columns[:3]) == ["player_id", "label", "fold"]
     assert set(pd.read_csv(out / "train/unlabeled.csv", keep_default_na=False)["label"]) == {""}
     for split in ("train/train.csv", "validation/val.csv", "test/test.csv"):
         labels = set(pd.read_csv(out / split)["label"])
         assert "risky" in labels, f"stratified split keeps the rare class in {split}"
     # the scaler is fitted on the training data: train + unlabeled features are standardised
-    both = pd.concat([train, pd.read_csv(out / "train/unlabeled.csv")]).iloc[:, 2:]
+    features = [c for c in train.columns if c not in ("player_id", "label", "fold")]
+    both = pd.concat([train, pd.read_csv(out / "train/unlabeled.csv")])[features]
     np.testing.assert_allclose(both.mean().to_numpy(), 0.0, atol=1e-4)
     stats = json.loads((out / "artifacts/statistics.json").read_text())
     assert stats["dataset"]["item_count"] == len(both)

@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from scarcegan.candidates import CandidateTracker
+from scarcegan.candidates import CandidateTracker, distinct
 from scarcegan.errors import DataError
 from scarcegan.hyperparameters import Hyperparameters
 from scarcegan.metrics import average_precision, binary_metrics, curve_points, roc_auc
@@ -39,12 +39,46 @@ def test_invalid_hyperparameters_are_rejected_clearly(values, message):
 def test_train_cli_exits_1_on_bad_hyperparameter(train, tmp_path, capsys):
     code = train.cli(["--iterations", "0", "--model-dir", str(tmp_path), "--sagemaker_program", "train.py"])
     assert code == 1
-    assert capsys.readouterr().err.strip() == "ERROR: hyperparameters: --iterations must be > 0, got 0"
+    assert capsys.readouterr().err.strip() == "ERROR: arguments: --iterations must be in [1, 1000000], got 0"
+
+
+def test_train_cli_refuses_an_unknown_hyperparameter_in_one_line(train, tmp_path, capsys):
+    # Given a hyperparameter name the scarcegan family does not publish (a typo)
+    (tmp_path / "hyperparameters.json").write_text('{"iteration": "10", "sagemaker_program": "train.py"}')
+
+    # When the training job starts
+    code = train.cli(["--config-dir", str(tmp_path), "--model-dir", str(tmp_path / "model"), "train"])
+
+    # Then it exits 1 before training, naming the parameter and what is allowed
+    err = capsys.readouterr().err.strip()
+    assert code == 1 and err.startswith("ERROR: arguments: unknown parameter --iteration (allowed: ")
+    assert "--iterations" in err and "\n" not in err and not (tmp_path / "model").exists()
+
+
+def test_hyperparameter_defaults_come_from_parameters_json():
+    from scarcegan.parameters import family_defaults
+
+    assert Hyperparameters().as_dict() == family_defaults("scarcegan")
 
 
 def _m(recall, precision, f1=None):
     f1 = f1 if f1 is not None else (2 * recall * precision / (recall + precision) if recall + precision else 0)
     return {"recall": recall, "precision": precision, "f1": f1}
+
+
+def test_kinds_that_pick_the_same_checkpoint_become_one_candidate_with_aliases():
+    # Given a run whose best recall, best F1 and last checkpoints are the same iteration
+    tracker = CandidateTracker(("best-recall", "best-precision", "best-f1", "last"), recall_floor=0.8)
+    history = {100: _m(0.5, 0.9), 200: _m(0.9, 0.6)}
+    for iteration, metrics in history.items():
+        tracker.update(iteration, metrics, lambda i=iteration: [i])
+
+    # When the candidates are made distinct
+    chosen = distinct(tracker.finish(200, history[200], [200]))
+
+    # Then one model per iteration remains, the other rule names recorded as its aliases
+    assert {k: (c.iteration, aliases) for k, (c, aliases) in chosen.items()} == {
+        "best-recall": (200, ["best-precision", "best-f1", "last"])}
 
 
 def test_candidate_rule_picks_each_kind_by_its_metric():
@@ -102,13 +136,13 @@ def test_hyperparameters_json_is_read_and_arguments_win(train, tmp_path):
     (tmp_path / "hyperparameters.json").write_text(
         '{"iterations": "250", "batch-size": "16", "sagemaker_program": "\\"train.py\\""}')
     _, hyper = train.parse_args(["--config-dir", str(tmp_path), "--batch-size", "8", "train"])
-    hp = Hyperparameters.from_strings(hyper)
+    hp = Hyperparameters.from_values(hyper)
     assert (hp.iterations, hp.batch_size) == (250, 8)
 
 
 def test_snake_case_hyperparameter_flags_are_accepted_too(train):
     _, hyper = train.parse_args(["--sample_interval", "7", "--learning-rate", "0.01"])
-    assert hyper["sample_interval"] == "7" and hyper["learning_rate"] == "0.01"
+    assert hyper["sample_interval"] == 7 and hyper["learning_rate"] == 0.01
 
 
 def test_training_is_reproducible_for_a_seed():

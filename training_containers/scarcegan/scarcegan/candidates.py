@@ -8,6 +8,10 @@ the checkpoint that is best by its rule:
                         (ties: higher recall); if none reaches the floor, the best-recall one;
   * ``best-f1``:        highest F1 (ties: higher recall, then earlier);
   * ``last``:           the final iteration.
+
+Kinds that pick the same iteration are the same model: `distinct` keeps one candidate per
+iteration (the first kind in ``--candidates`` order) and records the other kinds as its aliases,
+so a run never registers one checkpoint under several names.
 """
 
 from __future__ import annotations
@@ -80,3 +84,16 @@ class CandidateTracker:
         if "last" in self.kinds:
             self.best["last"] = Candidate("last", iteration, dict(metrics), weights)
         return {k: self.best[k] for k in self.kinds if k in self.best}
+
+
+def distinct(chosen: dict[str, Candidate]) -> dict[str, tuple[Candidate, list[str]]]:
+    """``{kind: (candidate, aliases)}``: one entry per distinct iteration, in ``chosen``'s order."""
+    kept: dict[int, str] = {}
+    out: dict[str, tuple[Candidate, list[str]]] = {}
+    for kind, candidate in chosen.items():
+        if candidate.iteration in kept:
+            out[kept[candidate.iteration]][1].append(kind)
+            continue
+        kept[candidate.iteration] = kind
+        out[kind] = (candidate, [])
+    return out

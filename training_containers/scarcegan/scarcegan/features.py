@@ -27,10 +27,72 @@ def signed_log1p(values: np.ndarray) -> np.ndarray:
     return np.sign(values) * np.log1p(np.abs(values))
 
 
+# ---- heavy tails: which numeric model inputs get sign(x) * log1p(|x|) ----
+HEAVY_TAIL_MODES = ("auto", "signed-log", "none")
+TAIL_RATIO_LIMIT = 5.0  # normal: 1.7, exponential: 3.6, lognormal(sigma=1): 6.3, Pareto(1.5): 14
+
+
+def tail_ratio(values: np.ndarray) -> float:
+    """How far the 1%/99% quantiles reach from the median, in interquartile ranges.
+
+    Robust: a few extreme values move it only as far as they move the 1%/99% quantiles. A column
+    that is mostly one value (zero deposits for most players) is judged on its other values;
+    0 for a constant column.
+    """
+    values = values[np.isfinite(values)]
+    if len(values) < 2:
+        return 0.0
+    q01, q25, q50, q75, q99 = np.quantile(values, (0.01, 0.25, 0.5, 0.75, 0.99))
+    if q75 - q25 <= 1e-12:
+        rest = values[np.abs(values - q50) > 1e-12]
+        return tail_ratio(rest) if len(rest) >= 0.05 * len(values) and len(rest) < len(values) else 0.0
+    return float(max(q99 - q50, q50 - q01) / (q75 - q25))
+
+
+def is_heavy_tailed(values: np.ndarray) -> bool:
+    """The `auto` rule: heavy when the tails reach more than TAIL_RATIO_LIMIT interquartile ranges
+    from the median AND the signed log shortens them by a quarter or more (it does not for values
+    far below 1, where log1p is nearly the identity). Flags (at most two distinct values) are never
+    transformed."""
+    values = np.asarray(values, dtype=float)
+    values = values[np.isfinite(values)]
+    if len(np.unique(values[:10000])) <= 2:
+        return False
+    ratio = tail_ratio(values)
+    return ratio > TAIL_RATIO_LIMIT and tail_ratio(signed_log1p(values)) < 0.75 * ratio
+
+
+def heavy_tail_columns(frame: pd.DataFrame, mode: str = "auto") -> list[str]:
+    """The numeric columns of ``frame`` (training rows) to put on the signed log scale."""
+    if mode not in HEAVY_TAIL_MODES:
+        raise ValueError(f"heavy-tail mode must be one of {HEAVY_TAIL_MODES}, got {mode!r}")
+    if mode == "none":
+        return []
+    columns = [c for c in frame.columns if len(np.unique(frame[c].dropna().to_numpy()[:10000])) > 2]
+    if mode == "signed-log":
+        return columns
+    return [c for c in columns if is_heavy_tailed(frame[c].to_numpy(dtype=float))]
+
+
+def week_positions(weeks: pd.Series) -> np.ndarray:
+    """Week number -> position in time. Whole-number weeks keep their spacing (a week nobody played
+    is still a week), so a player's features do not depend on which other players share the batch;
+    other week labels (or a very sparse numbering such as yyyyww) are ranked."""
+    values = weeks.to_numpy()
+    if pd.api.types.is_numeric_dtype(weeks) and len(values):
+        numbers = values.astype(float)
+        if np.all(np.mod(numbers, 1) == 0):
+            span = numbers.max() - numbers.min() + 1
+            if span <= max(4 * len(np.unique(numbers)), 64):
+                return (numbers - numbers.min()).astype(np.int64)
+    codes, _ = pd.factorize(weeks, sort=True)
+    return codes
+
+
 def to_cube(frame: pd.DataFrame, columns: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
     """(player ids in first-seen order, array [players, weeks, columns] with NaN for gaps)."""
     player_codes, players = pd.factorize(frame[ID_COLUMN], sort=False)
-    week_codes, _ = pd.factorize(frame[WEEK_COLUMN], sort=True)
+    week_codes = week_positions(frame[WEEK_COLUMN])
     cube = np.full((len(players), week_codes.max() + 1, len(columns)), np.nan)
     cube[player_codes, week_codes, :] = frame[list(columns)].to_numpy(dtype=float)
     return np.asarray(players), cube

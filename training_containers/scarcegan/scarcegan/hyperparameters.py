@@ -12,37 +12,44 @@ Variants switch ScarceGAN's ingredients off to measure what each is worth:
 from __future__ import annotations
 
 import dataclasses
+import json
 from dataclasses import dataclass, fields
+from pathlib import Path
 
 from .errors import DataError
+from .parameters import family_defaults
 
 VARIANTS = ("scarcegan", "vanilla-ssgan", "no-leeway", "no-bad-generator")
 CANDIDATE_KINDS = ("best-recall", "best-precision", "best-f1", "last")
 SOURCE = "hyperparameters"
+FAMILY = "scarcegan"
+
+
+_DEFAULTS = family_defaults(FAMILY)  # parameters.json is the one source of names and defaults
 
 
 @dataclass(frozen=True)
 class Hyperparameters:
-    iterations: int = 6000
-    batch_size: int = 32
-    unlabeled_batch_size: int = 64
-    learning_rate: float = 0.002
-    generator_learning_rate: float = 0.002
-    adam_beta1: float = 0.5
-    alpha: float = 0.7
-    beta: float = 0.1
-    pull_away_weight: float = 1.0
-    latent_dim: int = 10
-    generator_units: int = 30
-    trunk_units: str = "15,21,8"
-    leaky_slope: float = 0.2
-    balanced_batches: bool = True
-    sample_interval: int = 100
-    seed: int = 0
-    variant: str = "scarcegan"
-    candidates: str = ",".join(CANDIDATE_KINDS)
-    recall_floor: float = 0.8
-    jit_compile: bool = False
+    iterations: int = _DEFAULTS["iterations"]
+    batch_size: int = _DEFAULTS["batch_size"]
+    unlabeled_batch_size: int = _DEFAULTS["unlabeled_batch_size"]
+    learning_rate: float = _DEFAULTS["learning_rate"]
+    generator_learning_rate: float = _DEFAULTS["generator_learning_rate"]
+    adam_beta1: float = _DEFAULTS["adam_beta1"]
+    alpha: float = _DEFAULTS["alpha"]
+    beta: float = _DEFAULTS["beta"]
+    pull_away_weight: float = _DEFAULTS["pull_away_weight"]
+    latent_dim: int = _DEFAULTS["latent_dim"]
+    generator_units: int = _DEFAULTS["generator_units"]
+    trunk_units: str = _DEFAULTS["trunk_units"]
+    leaky_slope: float = _DEFAULTS["leaky_slope"]
+    balanced_batches: bool = _DEFAULTS["balanced_batches"]
+    sample_interval: int = _DEFAULTS["sample_interval"]
+    seed: int = _DEFAULTS["seed"]
+    variant: str = _DEFAULTS["variant"]
+    candidates: str = _DEFAULTS["candidates"]
+    recall_floor: float = _DEFAULTS["recall_floor"]
+    jit_compile: bool = _DEFAULTS["jit_compile"]
 
     # ---- derived settings, after the variant is applied ----
     @property
@@ -82,6 +89,13 @@ class Hyperparameters:
 
     def as_dict(self) -> dict:
         return dataclasses.asdict(self)
+
+    @classmethod
+    def from_values(cls, values: dict[str, object]) -> Hyperparameters:
+        """From typed values keyed by field name (what `parse_family` returns), cross-checked."""
+        hp = cls(**{f.name: values[f.name] for f in fields(cls) if values.get(f.name) is not None})
+        hp.validate()
+        return hp
 
     @classmethod
     def from_strings(cls, values: dict[str, str | None]) -> Hyperparameters:
@@ -128,6 +142,27 @@ class Hyperparameters:
                 raise ValueError
         except ValueError:
             bad("trunk_units", "must be comma-separated positive integers")
+
+
+def config_file_arguments(config_dir: str | Path) -> list[str]:
+    """/opt/ml/input/config/hyperparameters.json (every value a string) as ``--name=value`` arguments.
+
+    Bring-your-own images get hyperparameters only from this file; script mode also passes them as
+    arguments, which come after these and so take precedence. SageMaker's own ``sagemaker_*``
+    entries (and the TensorFlow image's ``model_dir``, an S3 URI) are dropped; every other name is
+    checked by the family's parser like an argument.
+    """
+    path = Path(config_dir) / "hyperparameters.json"
+    if not path.is_file():
+        return []
+    try:
+        raw = json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise DataError(str(path), f"is not valid JSON: {exc}") from None
+    if not isinstance(raw, dict):
+        raise DataError(str(path), "must hold one JSON object")
+    return [f"--{str(k).replace('_', '-')}={str(v).strip().strip(chr(34))}" for k, v in raw.items()
+            if not str(k).startswith(("sagemaker_", "sagemaker-")) and str(k) not in ("model_dir", "model-dir")]
 
 
 def _convert(name: str, kind: type | str, raw: str) -> object:

@@ -1,4 +1,10 @@
-"""Binary metrics for the rare class, in numpy (no scikit-learn in the image)."""
+"""Binary metrics for the rare class, in numpy, and their stratified bootstrap intervals.
+
+With ~12 risky players in a test split one number is noise: every figure evaluate reports comes
+with a stratified bootstrap interval (positives and negatives resampled separately, so every
+resample keeps the split's class counts). The same seed draws the same resamples for every model,
+so models scored on the same players are compared on the same resamples (paired).
+"""
 
 from __future__ import annotations
 
@@ -89,14 +95,77 @@ def best_constant(y_true: np.ndarray) -> dict[str, float]:
     return {"recall": 0.0, "precision": 0.0, "accuracy": 1.0 - share}
 
 
+def recall_at_precision(y_true: np.ndarray, scores: np.ndarray, min_precision: float) -> float:
+    """Highest recall over score thresholds whose precision is >= min_precision (0 if none)."""
+    y_true = np.asarray(y_true, bool)
+    n_pos = int(y_true.sum())
+    if n_pos == 0:
+        return 0.0
+    order = np.argsort(-np.asarray(scores, float), kind="mergesort")
+    scores_sorted, hits = np.asarray(scores, float)[order], y_true[order]
+    last = np.r_[np.flatnonzero(np.diff(scores_sorted) != 0), len(scores_sorted) - 1]
+    tp = np.cumsum(hits)[last]
+    ok = tp / (last + 1) >= min_precision
+    return float(tp[ok].max() / n_pos) if ok.any() else 0.0
+
+
+SCORE_METRICS = ("precision", "recall", "f1", "pr_auc", "roc_auc", "recall_at_precision", "share_flagged")
+INTERVAL_LEVEL = 0.90
+
+
+def score_metrics(y_true: np.ndarray, scores: np.ndarray, threshold: float, min_precision: float) -> dict:
+    """The figures a reviewer compares models on; flagged = score >= threshold."""
+    y_true, scores = np.asarray(y_true, bool), np.asarray(scores, float)
+    m = binary_metrics(y_true, scores >= threshold, scores)
+    return {"precision": m["precision"], "recall": m["recall"], "f1": m["f1"], "pr_auc": m["auc_pr"],
+            "roc_auc": m["auc_roc"], "recall_at_precision": recall_at_precision(y_true, scores, min_precision),
+            "share_flagged": m["share_flagged"]}
+
+
+def stratified_resamples(y_true: np.ndarray, resamples: int, seed: int):
+    """Row indices of each bootstrap resample: positives and negatives drawn separately."""
+    y_true = np.asarray(y_true, bool)
+    pos, neg = np.flatnonzero(y_true), np.flatnonzero(~y_true)
+    rng = np.random.default_rng(seed)
+    for _ in range(resamples):
+        yield np.concatenate([rng.choice(pos, len(pos)) if len(pos) else pos,
+                              rng.choice(neg, len(neg)) if len(neg) else neg])
+
+
+def bootstrap_draws(y_true: np.ndarray, scores: np.ndarray, threshold: float, min_precision: float,
+                    resamples: int, seed: int) -> dict[str, np.ndarray]:
+    """Each metric of `score_metrics` over the stratified resamples (same seed: same resamples)."""
+    y_true, scores = np.asarray(y_true, bool), np.asarray(scores, float)
+    draws = [score_metrics(y_true[idx], scores[idx], threshold, min_precision)
+             for idx in stratified_resamples(y_true, resamples, seed)]
+    return {k: np.array([d[k] for d in draws]) for k in SCORE_METRICS}
+
+
+def interval(value: float, draws: np.ndarray, level: float = INTERVAL_LEVEL) -> dict[str, float]:
+    """``{value, low, high, standard_deviation}``: the percentile interval of the draws, widened
+    where needed so that it contains the point value (a degenerate resample distribution, e.g.
+    recall 1.0 with a few positives, can otherwise exclude it)."""
+    if len(draws) == 0:
+        return {"value": float(value), "low": float(value), "high": float(value), "standard_deviation": 0.0}
+    tail = (1.0 - level) / 2.0 * 100.0
+    low, high = np.percentile(draws, [tail, 100.0 - tail])
+    return {"value": float(value), "low": float(min(low, value)), "high": float(max(high, value)),
+            "standard_deviation": float(np.std(draws))}
+
+
+def metrics_with_intervals(y_true: np.ndarray, scores: np.ndarray, threshold: float, min_precision: float,
+                           resamples: int, seed: int, level: float = INTERVAL_LEVEL) -> tuple[dict, dict]:
+    """(``{metric: {value, low, high, standard_deviation}}``, the raw draws for paired comparisons)."""
+    point = score_metrics(y_true, scores, threshold, min_precision)
+    draws = bootstrap_draws(y_true, scores, threshold, min_precision, resamples, seed)
+    return {k: interval(point[k], draws[k], level) for k in SCORE_METRICS}, draws
+
+
 def bootstrap_std(y_true: np.ndarray, y_pred: np.ndarray, scores: np.ndarray,
                   resamples: int = 30, seed: int = 0) -> dict[str, float]:
-    """Standard deviation of each metric over seeded bootstrap resamples of the rows."""
-    rng = np.random.default_rng(seed)
-    n = len(y_true)
+    """Standard deviation of each metric over seeded stratified bootstrap resamples of the rows."""
     draws: dict[str, list[float]] = {}
-    for _ in range(resamples):
-        idx = rng.integers(0, n, n)
+    for idx in stratified_resamples(y_true, resamples, seed):
         m = binary_metrics(y_true[idx], y_pred[idx], scores[idx])
         m.update({f"{k}_best_constant_classifier": v for k, v in best_constant(y_true[idx]).items()})
         for key, value in m.items():
