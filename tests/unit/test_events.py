@@ -46,3 +46,11 @@ def test_drift_alarms_and_cli_requests_are_triggers_too():
     assert (manual.type, manual.overrides, manual.event_id) == ("manual", {"iterations": "3000"}, "0f1c2d3e-4b5a-6978-8a9b-0c1d2e3f4a5b")
     with pytest.raises(PermanentTriggerError, match="not a drift alarm of this stack"):
         parse_trigger(json.dumps(sample("cloudwatch_alarm_state_change.json")), {"other-prefix-": "scarcegan"})
+
+
+def test_the_schedule_and_quiet_period_events_parse_as_their_triggers():
+    scheduled = parse_trigger(json.dumps(sample("scheduled_retraining.json")))
+    check = parse_trigger(json.dumps(sample("landing_quiet_check.json")))
+
+    assert (scheduled.type, scheduled.model, scheduled.event_id) == ("schedule", "scarcegan", sample("scheduled_retraining.json")["id"])
+    assert (check.type, check.landing.uri) == ("quiet-period", "s3://retrainer-local-landingbucket/incoming/scarcegan/2026-11-24/")
