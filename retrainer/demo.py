@@ -190,7 +190,7 @@ def score_batch(session: Any, stack: dict[str, Any], out: Any, timeout: float, d
         raise RuntimeError(f"scoring run {run['run_id']} {run['status']}: {(run.get('failure') or {}).get('cause')}")
     figures = run["scoring"]
     print(f"scoring run {run['run_id']}: {figures['rows']} players scored by v{figures['model_version']}, "
-          f"{figures['flagged']} flagged (max feature PSI {figures['max_feature_psi']:.3f}) -> {figures['flags_uri']}",
+          f"{figures['flagged']} flagged (max feature PSI {figures['max_feature_psi']}) -> {figures['flags_uri']}",
           file=out, flush=True)
     return {"batch": batch, "run_id": run["run_id"], "rows": figures["rows"], "flagged": figures["flagged"],
             "model_version": figures["model_version"], "flags_uri": figures["flags_uri"],
@@ -209,7 +209,7 @@ def close_the_loop(session: Any, stack: dict[str, Any], out: Any, timeout: float
         (e for e in runs.executions(sfn, stack["outputs"]["StateMachineArn"]) if e["name"] not in known), None), 60)
     described = follow(session, retrain, out, timeout)
     return {"scoring_data": scored["batch"], "drift_check": {"job": scored["run_id"], "status": "Completed",
-                                                              "log": f"MaxFeaturePSI={scored['max_feature_psi']:.6f};"},
+                                                              "log": f"MaxFeaturePSI={scored['max_feature_psi']};"},
             "alarm": alarm, "retrain": summary(session, stack, described, scored["batch"])}
 
 

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from retrainer.demo import land_batch, land_scoring
+from retrainer.demo import land_batch
 from tests.utils.events import s3_object_created
 from tests.utils.stack import clients, ended, executions_for, ledger_of, run_where, settled, wait_until
 
@@ -119,26 +119,3 @@ def test_malformed_and_unknown_model_messages_go_to_the_dlq_with_their_reason(lo
     reasons = {m["Body"]: m["MessageAttributes"]["reason"]["StringValue"] for m in letters}
     assert "not an EventBridge event" in reasons["{not json"]
     assert "unknown model 'othermodel'" in reasons[bodies[1]]
-
-
-def test_drifted_scoring_data_raises_the_drift_alarm_and_retrains(local_stack, trained):
-    s3, sagemaker, cloudwatch = clients("s3", "sagemaker", "cloudwatch")
-    bucket = local_stack.provisioned.outputs["LandingBucketName"]
-    settled(local_stack)
-    steady = land_scoring(s3, bucket, "scarcegan", "it-steady", drift=0.0)
-    drifted = land_scoring(s3, bucket, "scarcegan", "it-drifted", drift=2.0)
-
-    def check(batch):
-        jobs = sagemaker.list_processing_jobs(NameContains="-drift-", MaxResults=100)["ProcessingJobSummaries"]
-        described = [sagemaker.describe_processing_job(ProcessingJobName=j["ProcessingJobName"]) for j in jobs]
-        return next((d for d in described if batch in d["ProcessingInputs"][1]["S3Input"]["S3Uri"] and d["ProcessingJobStatus"] == "Completed"), None)
-
-    assert wait_until(lambda: check(steady), 120, what="the steady batch's drift check")
-    assert wait_until(lambda: check(drifted), 120, what="the drifted batch's drift check")
-    psi = cloudwatch.get_metric_statistics(Namespace="Retrainer/Drift", MetricName="MaxFeaturePSI", Dimensions=[{"Name": "Model", "Value": "scarcegan"}],
-                                           StartTime=time.time() - 600, EndTime=time.time() + 60, Period=60, Statistics=["Maximum"])["Datapoints"]
-    assert max(p["Maximum"] for p in psi) > 0.2
-
-    run = run_where(local_stack, lambda r: r["trigger"].get("alarm_name") == "retrainer-drift-scarcegan-psi", what="the drift retrain")
-    assert ended(local_stack, run["run_id"])["status"] == "SUCCEEDED"
-    settled(local_stack)
