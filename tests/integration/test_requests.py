@@ -61,6 +61,10 @@ def test_a_request_made_during_a_run_is_queued_with_its_parameters_shown_and_run
     (["start", "--model", "nope"], "unknown model 'nope'"),
     (["resume", "no-such-run"], "no run 'no-such-run' in the ledger"),
     (["start", "--model", "scarcegan", "--gate", "min_recall=abc"], "--gate min_recall=abc: not a number"),
+    # issue 12 (2): parameters are checked against the schema the stack's code publishes, before queueing
+    (["start", "--model", "scarcegan", "--param", "no_such_param=1"], "unknown parameter 'no_such_param' (allowed: "),
+    (["start", "--model", "scarcegan", "--param", "iterations=many"], "parameter iterations: expects int, got 'many'"),
+    (["start", "--model", "scarcegan", "--param", "input-format=xml"], "'xml' is not one of telemetry, features"),
 ])
 def test_requests_that_cannot_run_are_refused_at_once_and_nothing_is_queued(local_stack, retrainer, argv, says):
     sqs, = clients("sqs")

@@ -131,10 +131,12 @@ def test_bad_scoring_data_fails_with_file_and_problem_and_writes_no_flags(local_
 def test_drifted_scoring_data_raises_the_drift_alarm_and_retrains(local_stack, trained):
     s3, cloudwatch = clients("s3", "cloudwatch")
     bucket = local_stack.provisioned.outputs["LandingBucketName"]
+    approve(next(v for v in trained[1] if v["family"] == "scarcegan"))
     settled(local_stack)
     land_scoring(s3, bucket, "scarcegan", "it-drifted", drift=2.0)
 
-    assert scored(local_stack, "it-drifted")["status"] == "SUCCEEDED"
+    drifted = scored(local_stack, "it-drifted")
+    assert drifted["status"] == "SUCCEEDED", drifted.get("failure")
     psi = cloudwatch.get_metric_statistics(Namespace="Retrainer/Drift", MetricName="MaxFeaturePSI", Dimensions=[{"Name": "Model", "Value": "scarcegan"}],
                                            StartTime=time.time() - 600, EndTime=time.time() + 60, Period=60, Statistics=["Maximum"])["Datapoints"]
     assert max(p["Maximum"] for p in psi) > 0.2
@@ -144,14 +146,16 @@ def test_drifted_scoring_data_raises_the_drift_alarm_and_retrains(local_stack, t
     settled(local_stack)
 
 
-def land_featurised(s3, bucket, root, batch, tables, fmt="parquet"):
-    """Featurised groups (or one table for scoring) as Parquet part files, the manifest, the marker."""
+def land_featurised(s3, bucket, root, batch, tables, complete=True):
+    """Featurised groups (or one table, for scoring) as Parquet part files; with complete=True the
+    manifest saying how to read them and the marker."""
     prefix = f"{root}/scarcegan/{batch}/"
     with tempfile.TemporaryDirectory() as folder:
-        for path in synthetic.write_batch(tables, folder, fmt=fmt):
+        for path in synthetic.write_batch(tables, folder, fmt="parquet"):
             s3.upload_file(str(path), bucket, prefix + Path(path).relative_to(folder).as_posix())
-    s3.put_object(Bucket=bucket, Key=prefix + "_manifest.json", Body=json.dumps({"input-format": "features"}).encode())
-    s3.put_object(Bucket=bucket, Key=prefix + "_SUCCESS", Body=b"")
+    if complete:
+        s3.put_object(Bucket=bucket, Key=prefix + "_manifest.json", Body=json.dumps({"input-format": "features"}).encode())
+        s3.put_object(Bucket=bucket, Key=prefix + "_SUCCESS", Body=b"")
     return f"s3://{bucket}/{prefix}"
 
 
@@ -159,20 +163,23 @@ def test_a_featurised_landing_trains_both_families_and_its_scoring_batch_is_flag
     s3, sagemaker = clients("s3", "sagemaker")
     bucket = local_stack.provisioned.outputs["LandingBucketName"]
     settled(local_stack)
-    tables = synthetic.featurised_batch(seed=3)
-    uri = land_featurised(s3, bucket, "incoming", f"it-features-{uuid.uuid4().hex[:6]}", tables)
-    # the landing's marker starts a telemetry-less run of its own: the manifest says how to read it
+    uri = land_featurised(s3, bucket, "incoming", f"it-features-{uuid.uuid4().hex[:6]}", synthetic.featurised_batch(seed=3),
+                          complete=False)  # no marker, no manifest: the user says how to read it
+
+    code, said, err = cli_run("start", "--model", "scarcegan", "--data", uri, "--param", "input-format=features", "--wait")
+
+    assert code == 0, err
     run = ended(local_stack, run_where(local_stack, lambda r: r["data"]["uri"] == uri)["run_id"])
-    assert run["status"] == "SUCCEEDED", run.get("failure")
-    assert run["spec"]["parameters"]["data"]["input-format"] == "features"
+    assert run["status"] == "SUCCEEDED" and run["spec"]["parameters"]["data"]["input-format"] == "features"
     models = [v for v in review.versions(sagemaker, "scarcegan-models") if v["run_id"] == run["run_id"]]
-    assert {m["family"] for m in models} >= {"gradient-boosting"} and all(m["intervals"]["pr_auc"]["low"] is not None for m in models)
+    assert {m["family"] for m in models} == {"scarcegan", "gradient-boosting"}
+    assert all(m["intervals"]["pr_auc"]["low"] <= m["intervals"]["pr_auc"]["value"] <= m["intervals"]["pr_auc"]["high"] for m in models)
     approve(next(m for m in models if m["family"] == "gradient-boosting"))
     settled(local_stack)
 
     scoring_players = synthetic.featurised_batch(seed=9)["unlabeled"]
     batch = "it-features-scoring"
-    land_featurised(s3, bucket, "scoring", batch, {"players": scoring_players})
+    land_featurised(s3, bucket, "scoring", batch, {"players": scoring_players})  # with its manifest, as a landing declares itself
     scoring = scored(local_stack, batch)
 
     assert scoring["status"] == "SUCCEEDED", scoring.get("failure")
