@@ -75,6 +75,8 @@ bench: $(VENV)/.installed
 	cd bench && ../$(BIN)/python bench_scarcegan.py
 	cd bench && ../$(BIN)/python bench_triggers.py
 	cd bench && ../$(BIN)/python bench_recovery.py
+	cd bench && ../$(BIN)/python bench_models.py
+	cd bench && ../$(BIN)/python bench_scoring.py
 
 local-up local-down local-status: $(VENV)/.installed
 	$(BIN)/retrainer local $(subst local-,,$@)
