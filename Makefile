@@ -53,7 +53,7 @@ lint: $(VENV)/.installed $(TOOLS)/.installed $(CHECKOV)/.installed
 	$(BIN)/ruff check functions retrainer tests bench training_containers
 	$(TOOLS)/bin/sam validate --lint --template template.yaml --region us-east-1
 	$(TOOLS)/bin/cfn-lint template.yaml
-	$(TOOLS)/bin/statelint --ignore=FLOAT statemachine/retrain.asl.json
+	$(TOOLS)/bin/statelint --ignore=FLOAT statemachine/retrain.asl.json statemachine/score.asl.json
 	$(CHECKOV)/bin/checkov --config-file .checkov.yaml
 	$(MAKE) --no-print-directory package-check
 
