@@ -91,10 +91,11 @@ def test_the_approved_version_flags_every_landed_player_once(local_stack, traine
     assert list(flags.columns) == ["player_id", "score", "flagged", "model_version"]
     assert sorted(flags["player_id"]) == sorted(landed)  # 1:1 with the landed players
     assert (flags["model_version"] == challenger["version"]).all()
-    # the flagged share is the evaluation's, within a stated tolerance: the scoring batch is unlabelled
-    # players (~1% hidden risky) where the test split is labelled (~1.5% risky), so 5 points either way
+    # the flagged share is the evaluation's within 3 points: the scoring batch is unlabelled players (~1%
+    # hidden risky) where the test split is labelled (~1.5% risky); measured over 3 training seeds and
+    # every candidate, the scoring share was 0.2 to 1.1 points below evaluate's
     evaluation_share = challenger_share(run, challenger["kind"])
-    assert abs(flags["flagged"].mean() - evaluation_share) <= 0.05
+    assert abs(flags["flagged"].mean() - evaluation_share) <= 0.03
     assert scoring["scoring"]["rows"] == len(landed) and scoring["scoring"]["flagged"] == int(flags["flagged"].sum())
 
 
