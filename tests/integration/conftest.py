@@ -19,3 +19,19 @@ def cli_run(local_stack, monkeypatch, capsys):
         return code, captured.out, captured.err
 
     return run
+
+
+@pytest.fixture(scope="session")
+def trained_run(local_stack):
+    """One landing's successful run with its candidates registered, shared by the modules that review,
+    report and score them (the same data twice would be the same models: registration is by content)."""
+    from retrainer.demo import land_batch
+    from tests.utils.stack import clients, ended, run_where, settled
+
+    s3, = clients("s3")
+    settled(local_stack)
+    uri = land_batch(s3, local_stack.provisioned.outputs["LandingBucketName"], "scarcegan", "it-trained", seed=41)
+    finished = ended(local_stack, run_where(local_stack, lambda r: r["data"]["uri"] == uri)["run_id"])
+    settled(local_stack)
+    assert finished["status"] == "SUCCEEDED", finished.get("failure")
+    return finished

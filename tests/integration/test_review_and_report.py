@@ -10,11 +10,9 @@ import pytest
 from PIL import Image
 
 from retrainer import cli
-from retrainer.demo import land_batch
-from tests.utils.stack import clients, ended, run_where, settled
+from tests.utils.stack import clients
 
 pytestmark = pytest.mark.integration
-KINDS = {"best-recall", "best-precision", "best-f1", "last"}
 FIGURES = {"training_curves", "pr_roc_curves", "confusion_matrices", "vs_approved", "timeline"}
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -22,14 +20,8 @@ CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic
 
 
 @pytest.fixture(scope="module")
-def run(local_stack):
-    s3, = clients("s3")
-    settled(local_stack)
-    uri = land_batch(s3, local_stack.provisioned.outputs["LandingBucketName"], "scarcegan", "it-review", seed=41)
-    finished = ended(local_stack, run_where(local_stack, lambda r: r["data"]["uri"] == uri)["run_id"])
-    settled(local_stack)
-    assert finished["status"] == "SUCCEEDED", finished.get("failure")
-    return finished
+def run(trained_run):
+    return trained_run
 
 
 @pytest.fixture
@@ -57,20 +49,30 @@ def metadata_of(arn):
     return sagemaker.describe_model_package(ModelPackageName=arn)
 
 
-def test_models_lists_the_runs_four_versions_with_metrics_and_lineage(retrainer, run):
+def registered_kinds(run):
+    """What evaluate listed for registration: the run's distinct candidates past the gate."""
+    s3, = clients("s3")
+    gate = run["spec"]["quality_gate"]
+    return {r["kind"] for r in json.loads(s3.get_object(Bucket=gate["report_bucket"], Key=gate["report_key"])["Body"].read())["register"]}
+
+
+def test_models_lists_the_runs_versions_with_metrics_intervals_and_lineage(retrainer, run):
     versions = run_versions(retrainer, run)
 
-    assert set(versions) == KINDS
+    assert set(versions) == registered_kinds(run) and "gradient-boosting" in versions
     for model in versions.values():
-        assert set(model["metrics"]) >= {"recall", "precision", "f1", "auc"}
+        assert set(model["metrics"]) >= {"recall", "precision", "f1", "pr_auc"}
+        assert {"version", "run", "family", "kind", "approval", "intervals", "beats_champion"} <= set(model)
         assert model["data_version"] == run["data"]["version"] and model["trigger"] == "data-landing"
         assert model["approval"] == "PendingManualApproval"
     code, table = retrainer("models")
-    assert code == 0 and sum(run["run_id"] in line for line in table.splitlines()) == 4
+    assert code == 0 and sum(run["run_id"] in line for line in table.splitlines()) == len(versions)
 
 
 def test_approve_changes_the_status_and_keeps_the_metadata(retrainer, run):
-    chosen, other = run_versions(retrainer, run)["best-f1"], run_versions(retrainer, run)["last"]
+    versions = run_versions(retrainer, run)
+    chosen = versions["gradient-boosting"]
+    other = next(v for v in versions.values() if v["family"] == "scarcegan")
     before = metadata_of(chosen["arn"])["CustomerMetadataProperties"]
 
     assert retrainer("approve", chosen["version"], "--note", "best F1 on the test split")[0] == 0
@@ -87,13 +89,15 @@ def test_approve_changes_the_status_and_keeps_the_metadata(retrainer, run):
 
 def test_compare_marks_the_differences(retrainer, run):
     versions = run_versions(retrainer, run)
-    first, second = versions["best-recall"], versions["last"]
+    first = next(v for v in versions.values() if v["family"] == "scarcegan")
+    second = versions["gradient-boosting"]
 
     code, out = retrainer("compare", first["version"], second["version"], "--json")
     rows = {r["field"]: r for r in json.loads(out)}
 
     assert code == 0
-    assert rows["kind"]["differs"] and rows["kind"]["values"] == ["best-recall", "last"]
+    assert rows["kind"]["differs"] and rows["kind"]["values"] == [first["kind"], "gradient-boosting"]
+    assert rows["family"]["values"] == ["scarcegan", "gradient-boosting"]
     assert not rows["run"]["differs"] and not rows["data version"]["differs"]
     code, text = retrainer("compare", first["version"], second["version"])
     assert any(line.startswith("* kind") for line in text.splitlines())

@@ -12,22 +12,17 @@ import pandas as pd
 import pytest
 
 from retrainer import review, synthetic
-from retrainer.demo import land_batch, land_scoring
+from retrainer.demo import land_scoring
 from tests.utils.stack import clients, ended, ledger_of, run_where, settled, wait_until
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
-def trained(local_stack):
-    """A run whose candidates are registered: (run record, its version rows)."""
-    s3, sagemaker = clients("s3", "sagemaker")
-    settled(local_stack)
-    uri = land_batch(s3, local_stack.provisioned.outputs["LandingBucketName"], "scarcegan", "it-scoring-train", seed=41)
-    run = ended(local_stack, run_where(local_stack, lambda r: r["data"]["uri"] == uri)["run_id"])
-    settled(local_stack)
-    assert run["status"] == "SUCCEEDED", run.get("failure")
-    return run, [v for v in review.versions(sagemaker, "scarcegan-models") if v["run_id"] == run["run_id"]]
+def trained(trained_run):
+    """The shared run and its registered versions."""
+    sagemaker, = clients("sagemaker")
+    return trained_run, [v for v in review.versions(sagemaker, "scarcegan-models") if v["run_id"] == trained_run["run_id"]]
 
 
 def withdraw_approvals():
