@@ -21,8 +21,10 @@ row = (peak RSS after the call - RSS just before it) / rows, with the peak reset
 just before the call (/proc/self/clear_refs, Linux >= 4.0), so it is the call's own peak and not the
 imports'. The peak is the kernel's high-water mark (VmHWM, what getrusage's ru_maxrss reports for a
 single-threaded process; ru_maxrss itself also keeps exited threads' peaks, which TensorFlow's pool
-threads carry past the reset). Where the reset is refused the figure is an upper bound (it says so). Median of the
-repeats; runs interleave sides (alternating order) within each batch size.
+threads carry past the reset). Where the reset is refused the figure is an upper bound (it says so). Seconds: the best of the
+repeats (on shared cores the other processes only ever add time); memory: the median. Runs
+interleave the sides (alternating order) within each batch size; read `uptime`'s load with them:
+at a load of 4-5 on 2 cores one side's seconds move by 2x between runs, the memory figures by ~1%.
 
     .venv/bin/python bench/bench_scoring.py [--repeats 2] [--families scarcegan,gradient-boosting] [--multiples 1,8]
 """
@@ -219,7 +221,7 @@ def main() -> None:
         print(f"\n{'family':<18} {'batch':>5} {'side':<26} {'rows':>8} {'players':>7} {'seconds':>8} "
               f"{'rows/s':>9} {'players/s':>9} {'peak B/row':>10} {'peak MiB':>8}")
         for (family, multiple, way, chunk), runs in results.items():
-            seconds = statistics.median(r["seconds"] for r in runs)
+            seconds = min(r["seconds"] for r in runs)
             rows, players = runs[0]["rows"], runs[0]["players"]
             peak = statistics.median((r["peak_after_kib"] - r["rss_before_kib"]) * 1024 for r in runs)
             side = "evaluate (whole frame)" if way == "evaluate" else f"score.py --chunk-rows {chunk}"
@@ -229,11 +231,11 @@ def main() -> None:
         for family in families:
             for multiple in multiples:
                 base = results[(family, multiple, "evaluate", default_chunk)]
-                t0 = statistics.median(r["seconds"] for r in base)
+                t0 = min(r["seconds"] for r in base)
                 m0 = statistics.median(r["peak_after_kib"] - r["rss_before_kib"] for r in base)
                 for chunk in (default_chunk, SMALL_CHUNK):
                     runs = results[(family, multiple, "score.py", chunk)]
-                    t = statistics.median(r["seconds"] for r in runs)
+                    t = min(r["seconds"] for r in runs)
                     m = statistics.median(r["peak_after_kib"] - r["rss_before_kib"] for r in runs)
                     print(f"  {family:<18} {multiple}x chunk {chunk:>6}: time {t / t0:.2f}x, peak memory {m / m0:.2f}x")
     print(f"\ntotal {time.perf_counter() - started:.0f} s; uptime after: {uptime()}", flush=True)
