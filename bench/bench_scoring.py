@@ -21,9 +21,9 @@ row = (peak RSS after the call - RSS just before it) / rows, with the peak reset
 just before the call (/proc/self/clear_refs, Linux >= 4.0), so it is the call's own peak and not the
 imports'. The peak is the kernel's high-water mark (VmHWM, what getrusage's ru_maxrss reports for a
 single-threaded process; ru_maxrss itself also keeps exited threads' peaks, which TensorFlow's pool
-threads carry past the reset). Where the reset is refused the figure is an upper bound (it says so). Seconds: the best of the
-repeats (on shared cores the other processes only ever add time); memory: the median. Runs
-interleave the sides (alternating order) within each batch size; read `uptime`'s load with them:
+threads carry past the reset). Where the reset is refused the figure is an upper bound (it says so).
+Seconds: the best of the repeats (on shared cores the other processes only ever add time); memory:
+the median. Runs interleave the sides (alternating order) within each batch size; read `uptime`'s load with them:
 at a load of 4-5 on 2 cores one side's seconds move by 2x between runs, the memory figures by ~1%.
 
     .venv/bin/python bench/bench_scoring.py [--repeats 2] [--families scarcegan,gradient-boosting] [--multiples 1,8]
