@@ -291,7 +291,8 @@ def main(base_dir: str | Path = "/opt/ml/processing", model: str = "model", mode
         seen: set[str] = set()
         landed_rows = flagged = chunks = largest = 0
         parquet = pq.ParquetWriter(staging / "flags.parquet", FLAGS_SCHEMA)
-        with parquet, pa_csv.CSVWriter(staging / "flags.csv", FLAGS_SCHEMA) as csv:
+        csv_options = pa_csv.WriteOptions(quoting_style="needed")  # as preprocess writes its CSVs
+        with parquet, pa_csv.CSVWriter(staging / "flags.csv", FLAGS_SCHEMA, write_options=csv_options) as csv:
             for where, chunk, rows in landed_chunks(files, shown, scorer, chunk_rows):
                 try:
                     features = scorer.pipeline.transform(rows, where)
