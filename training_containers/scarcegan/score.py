@@ -41,7 +41,7 @@ from scarcegan.drift import DriftCounts, put_max_psi
 from scarcegan.errors import DataError
 from scarcegan.inputs import MANIFEST, SUFFIXES, _check_last_line, as_text, check_rows, read_part
 from scarcegan.parameters import _refused
-from scarcegan.schema import ID_COLUMN, WEEK_COLUMN
+from scarcegan.schema import ID_COLUMN
 
 CHUNK_ROWS = 250_000  # landed rows per chunk (docs/decisions/0311)
 FLAGS_SCHEMA = pa.schema([("player_id", pa.string()), ("score", pa.float64()), ("flagged", pa.bool_()),
@@ -205,8 +205,8 @@ def row_batches(path: Path, shown: str, text_columns: tuple[str, ...], chunk_row
 
 # ---------------------------------------------------------------- scoring
 def landed_chunks(files: list[Path], shown: dict[Path, str], scorer: artifact.Scorer,
-                  chunk_rows: int) -> Iterator[tuple[str, pd.DataFrame]]:
-    """(where, raw rows) per chunk, each validated as far as one file tells."""
+                  chunk_rows: int) -> Iterator[tuple[str, list[Path], pd.DataFrame]]:
+    """(where, files, raw rows) per chunk; ``where`` names the file, or the first of the files."""
     pipeline = scorer.pipeline
     spec = pipeline.input_spec
     text_columns = (pipeline.id_column, ID_COLUMN, *pipeline.categorical_columns)
@@ -214,43 +214,54 @@ def landed_chunks(files: list[Path], shown: dict[Path, str], scorer: artifact.Sc
         for path in files:
             for batch in row_batches(path, shown[path], text_columns, chunk_rows):
                 if len(batch):  # a header-only part holds no player
-                    yield shown[path], batch
+                    yield shown[path], [path], batch
         return
     hint = spec.format_hint() + f"; {spec.id_hint()}"
     for chunk in telemetry_chunks(files, shown, pipeline.id_column, hint, chunk_rows):
-        frames = []
-        for path in chunk:
-            frame = read_part(path, shown[path], text_columns)
-            if len(frame):
-                # per file, so a problem names its file (columns, numbers, duplicate weeks)
-                frames.append(check_rows(frame, spec, shown[path], pipeline.telemetry["columns"]))
+        # ids and categoricals read as text per file, so files of different id types concatenate
+        frames = [frame for frame in (read_part(path, shown[path], text_columns) for path in chunk) if len(frame)]
         if not frames:
             continue
-        rows = pd.concat(frames, ignore_index=True)
+        rows = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
         where = shown[chunk[0]] if len(chunk) == 1 else f"{shown[chunk[0]]} (+{len(chunk) - 1} file(s))"
-        dup = rows.duplicated([ID_COLUMN, WEEK_COLUMN]).to_numpy()
-        if dup.any():
-            first = rows.iloc[int(dup.argmax())]
-            raise DataError(where, f"{int(dup.sum())} player-week row(s) landed in more than one file, e.g. "
-                                   f"player {first[ID_COLUMN]} week {first[WEEK_COLUMN]}")
-        yield from _by_players(where, rows, chunk_rows)
+        id_column = pipeline.id_column if pipeline.id_column in rows.columns else ID_COLUMN
+        for piece in _by_players(rows, id_column, chunk_rows):
+            yield where, chunk, piece
 
 
-def _by_players(where: str, rows: pd.DataFrame, chunk_rows: int) -> Iterator[tuple[str, pd.DataFrame]]:
-    """Rows read together, cut into chunks of whole players of <= chunk_rows rows (a player with
-    more rows than that is a chunk of its own)."""
-    if len(rows) <= chunk_rows:
-        yield where, rows
+def _by_players(rows: pd.DataFrame, id_column: str, chunk_rows: int) -> Iterator[pd.DataFrame]:
+    """Rows read together, cut into pieces of whole players of <= chunk_rows rows (a player with
+    more rows than that is a piece of their own)."""
+    if len(rows) <= chunk_rows or id_column not in rows.columns:
+        yield rows
         return
-    codes, _ = pd.factorize(rows[ID_COLUMN])
-    per_player = np.bincount(codes)
-    chunk_of, size, current = np.empty(len(per_player), np.int64), 0, 0
+    codes, _ = pd.factorize(rows[id_column])  # empty ids (-1) are refused by the transform
+    per_player = np.bincount(codes[codes >= 0])
+    chunk_of, size, current = np.empty(len(per_player) + 1, np.int64), 0, 0
     for player, n in enumerate(per_player):
         if size and size + n > chunk_rows:
             current, size = current + 1, 0
         chunk_of[player], size = current, size + n
+    chunk_of[-1] = 0
     for _, part in rows.groupby(chunk_of[codes], sort=True):
-        yield where, part
+        yield part
+
+
+def _in_file(error: DataError, chunk: list[Path], shown: dict[Path, str], scorer: artifact.Scorer) -> DataError:
+    """The error of a chunk of several files, re-checked file by file to name the file at fault (only
+    on the error path: the happy path validates each row once, in the pipeline, as evaluate does)."""
+    pipeline = scorer.pipeline
+    if len(chunk) < 2:
+        return error
+    text_columns = (pipeline.id_column, ID_COLUMN, *pipeline.categorical_columns)
+    for path in chunk:
+        frame = read_part(path, shown[path], text_columns)
+        if len(frame):
+            try:
+                check_rows(frame, pipeline.input_spec, shown[path], pipeline.telemetry["columns"])
+            except DataError as precise:
+                return precise
+    return error  # every file is fine alone: the problem is between files (e.g. a week landed twice)
 
 
 def main(base_dir: str | Path = "/opt/ml/processing", model: str = "model", model_version: int = 0,
@@ -280,9 +291,13 @@ def main(base_dir: str | Path = "/opt/ml/processing", model: str = "model", mode
         seen: set[str] = set()
         landed_rows = flagged = chunks = largest = 0
         parquet = pq.ParquetWriter(staging / "flags.parquet", FLAGS_SCHEMA)
-        with parquet, pa_csv.CSVWriter(staging / "flags.csv", FLAGS_SCHEMA) as csv:
-            for where, rows in landed_chunks(files, shown, scorer, chunk_rows):
-                features = scorer.pipeline.transform(rows, where)
+        csv_options = pa_csv.WriteOptions(quoting_style="needed")  # as preprocess writes its CSVs
+        with parquet, pa_csv.CSVWriter(staging / "flags.csv", FLAGS_SCHEMA, write_options=csv_options) as csv:
+            for where, chunk, rows in landed_chunks(files, shown, scorer, chunk_rows):
+                try:
+                    features = scorer.pipeline.transform(rows, where)
+                except DataError as exc:
+                    raise _in_file(exc, chunk, shown, scorer) from None
                 players = features.index.astype(str)
                 again = players[players.isin(seen)] if seen else players[:0]
                 if len(again):
