@@ -5,7 +5,6 @@ import json
 
 import pytest
 
-from retrainer import cli
 from retrainer.demo import land_batch
 from tests.utils.events import s3_object_created, sample
 from tests.utils.stack import clients, ended, executions_for, ledger_of, run_where, settled
@@ -14,18 +13,9 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-def retrainer(local_stack, monkeypatch, capsys):
+def retrainer(cli_run):
     """`retrainer <argv>` on the session's stack: (exit code, stdout, stderr)."""
-    monkeypatch.setenv("RETRAINER_STATE_DIR", str(local_stack.state_dir))
-    monkeypatch.setenv("RETRAINER_LOCAL_PORT", str(local_stack.port))
-    monkeypatch.delenv("RETRAINER_STACK", raising=False)
-
-    def run(*argv):
-        code = cli.main(list(argv))
-        captured = capsys.readouterr()
-        return code, captured.out, captured.err
-
-    return run
+    return cli_run
 
 
 def test_a_request_made_during_a_run_is_queued_with_its_parameters_shown_and_run_in_its_turn(local_stack, retrainer):

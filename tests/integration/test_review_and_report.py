@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from retrainer import cli
 from tests.utils.stack import clients
 
 pytestmark = pytest.mark.integration
@@ -25,17 +24,9 @@ def run(trained_run):
 
 
 @pytest.fixture
-def retrainer(local_stack, monkeypatch, capsys):
+def retrainer(cli_run):
     """`retrainer ...` as a user types it, against the session's local stack; returns (code, stdout)."""
-    monkeypatch.setenv("RETRAINER_STATE_DIR", str(local_stack.state_dir))
-    monkeypatch.setenv("RETRAINER_LOCAL_PORT", str(local_stack.port))
-
-    def call(*argv):
-        capsys.readouterr()
-        code = cli.main([str(a) for a in argv])
-        return code, capsys.readouterr().out
-
-    return call
+    return lambda *argv: cli_run(*argv)[:2]
 
 
 def run_versions(retrainer, run):
