@@ -43,7 +43,8 @@ def wait_for_landing(trigger: Trigger, settings: StartRetrainingSettings, ledger
 
 def complete_if_quiet(trigger: Trigger, settings: StartRetrainingSettings, objects: ObjectLister, workflow: Starter,
                       ledger: Any, checks: CheckScheduler, build_spec: Any, now: Any = time.time) -> Decision:
-    """build_spec(data, batch) -> the run's spec (triggering.landing_spec: manifest, parameters, champion)."""
+    """build_spec(data, batch) -> the run's spec, the landing remembered as the model's newest
+    (triggering.landing_spec: manifest, parameters, champion)."""
     landing = trigger.landing
     assert landing is not None
     listed = objects.list(landing.bucket, landing.prefix)
@@ -61,7 +62,6 @@ def complete_if_quiet(trigger: Trigger, settings: StartRetrainingSettings, objec
         return Decision("wait", trigger.model, reason=f"{landing.uri}: last object {quiet_for:.0f}s ago, checking again in {delay}s")
     data = data_version(landing.uri, data_files)
     spec = build_spec(data, landing.batch)
-    ledger.remember_landing(trigger.model, {**data.model_dump(), "batch": landing.batch, "manifest": spec["overrides"]})
     return start_or_coalesce(spec, workflow, ledger, settings.lock_ttl_seconds)
 
 

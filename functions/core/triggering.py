@@ -55,7 +55,7 @@ def decide(trigger: Trigger, settings: StartRetrainingSettings, objects: ObjectL
 
         _until_complete(trigger.model_copy(update={"complete": True}), settings)  # this stack's landing bucket only
         return complete_if_quiet(trigger, settings, objects, workflow, ledger, checks,
-                                 lambda data, batch: landing_spec(trigger, settings, objects, registry, data, batch))
+                                 lambda data, batch: landing_spec(trigger, settings, objects, registry, data, batch, ledger))
 
     if trigger.type in ("data-landing", "scoring-landing"):
         waiting = _until_complete(trigger, settings)

@@ -24,9 +24,9 @@ def parts(objects, batch, names, at):
     return objects
 
 
-def spec_of(trigger, objects):
-    """What decide() hands complete_if_quiet: the run of the landing it found quiet."""
-    return lambda data, batch: landing_spec(trigger, QUIET, objects, None, data, batch)
+def spec_of(trigger, objects, ledger):
+    """What decide() hands complete_if_quiet: the run of the landing it found quiet, remembered."""
+    return lambda data, batch: landing_spec(trigger, QUIET, objects, None, data, batch, ledger)
 
 
 def check_of(landing_detail, event_id="check-1"):
@@ -58,9 +58,9 @@ def test_a_quiet_landing_runs_once_and_a_busy_one_is_checked_again(aws):
     objects = parts(FakeObjects(), "b", ["risky/part-0.csv", "normal/part-0.csv"], T0)
     detail = {"bucket": BUCKET, "model": "scarcegan", "batch": "b"}
 
-    early = complete_if_quiet(check_of(detail), QUIET, objects, workflow, ledger, checks, spec_of(check_of(detail), objects), now=lambda: T0 + 45)
-    due = complete_if_quiet(check_of(detail, "check-2"), QUIET, objects, workflow, ledger, checks, spec_of(check_of(detail, "check-2"), objects), now=lambda: T0 + 61)
-    again = complete_if_quiet(check_of(detail, "check-3"), QUIET, objects, workflow, ledger, checks, spec_of(check_of(detail, "check-3"), objects), now=lambda: T0 + 90)
+    early = complete_if_quiet(check_of(detail), QUIET, objects, workflow, ledger, checks, spec_of(check_of(detail), objects, ledger), now=lambda: T0 + 45)
+    due = complete_if_quiet(check_of(detail, "check-2"), QUIET, objects, workflow, ledger, checks, spec_of(check_of(detail, "check-2"), objects, ledger), now=lambda: T0 + 61)
+    again = complete_if_quiet(check_of(detail, "check-3"), QUIET, objects, workflow, ledger, checks, spec_of(check_of(detail, "check-3"), objects, ledger), now=lambda: T0 + 90)
 
     assert early.action == "wait" and checks.scheduled == [(detail, 15)]
     assert due.action == "start" and again.action == "duplicate"
@@ -76,13 +76,13 @@ def test_part_files_arriving_during_the_run_make_one_more_run_on_the_new_content
     detail = {"bucket": BUCKET, "model": "scarcegan", "batch": "b"}
     wait_for_landing(landing("b", "risky/part-0.csv"), QUIET, ledger, checks, now=lambda: clock["now"])
     clock["now"] = T0 + 61
-    first = complete_if_quiet(check_of(detail), QUIET, objects, workflow, ledger, checks, spec_of(check_of(detail), objects), now=lambda: clock["now"])
+    first = complete_if_quiet(check_of(detail), QUIET, objects, workflow, ledger, checks, spec_of(check_of(detail), objects, ledger), now=lambda: clock["now"])
 
     for i in range(1, 20):  # the exporter was not done after all: more parts while the run goes
         parts(objects, "b", [f"risky/part-{i}.csv"], T0 + 70)
         wait_for_landing(landing("b", f"risky/part-{i}.csv", f"e-{i}"), QUIET, ledger, checks, now=lambda: T0 + 70)
     clock["now"] = T0 + 131
-    second = complete_if_quiet(check_of(detail, "check-2"), QUIET, objects, workflow, ledger, checks, spec_of(check_of(detail, "check-2"), objects), now=lambda: clock["now"])
+    second = complete_if_quiet(check_of(detail, "check-2"), QUIET, objects, workflow, ledger, checks, spec_of(check_of(detail, "check-2"), objects, ledger), now=lambda: clock["now"])
 
     assert len(checks.scheduled) == 2  # one per burst
     assert (first.action, second.action) == ("start", "coalesce") and second.details["holder"] == first.run_id
