@@ -72,11 +72,11 @@ deploy-plan: $(DEPLOY)/.installed
 	$(DEPLOY)/bin/python -m retrainer.deploy deploy --env $(ENV) --sam $(TOOLS)/bin/sam --dry-run
 
 bench: $(VENV)/.installed
-	cd bench && ../$(BIN)/python bench_scarcegan.py
-	cd bench && ../$(BIN)/python bench_triggers.py
-	cd bench && ../$(BIN)/python bench_recovery.py
-	cd bench && ../$(BIN)/python bench_models.py
-	cd bench && ../$(BIN)/python bench_scoring.py
+	$(BIN)/python -m bench.bench_scarcegan
+	$(BIN)/python -m bench.bench_triggers
+	$(BIN)/python -m bench.bench_recovery
+	$(BIN)/python -m bench.bench_models
+	$(BIN)/python -m bench.bench_scoring
 
 local-up local-down local-status: $(VENV)/.installed
 	$(BIN)/retrainer local $(subst local-,,$@)

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import socket
-import sys
 import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT), str(ROOT / "functions")]
 
 
 def local_stack():

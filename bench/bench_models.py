@@ -21,7 +21,7 @@ that holds it, when it is an alias); ``gradient-boosting``; ``evaluate pick``: e
 not); ``logistic (reference)``: scikit-learn LogisticRegression (balanced) on the same scaled
 features of the labelled training + validation players.
 
-    .venv/bin/python bench/bench_models.py [--seeds 0,1,2] [--iterations 3000] [--variants telemetry,featurised]
+    .venv/bin/python -m bench.bench_models [--seeds 0,1,2] [--iterations 3000] [--variants telemetry,featurised]
 """
 
 from __future__ import annotations
@@ -42,7 +42,6 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 REPO = Path(__file__).resolve().parents[1]
 CONTAINER = REPO / "training_containers" / "scarcegan"
-sys.path[:0] = [str(CONTAINER), str(REPO)]
 
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402

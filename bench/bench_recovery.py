@@ -6,7 +6,7 @@
    - restarted from scratch, the monolith's way: the same run with the cache off -> all three jobs.
 2. Cache ratio: wall time of a fully cached re-run (same data and parameters) vs the cold run.
 
-Run: .venv/bin/python bench/bench_recovery.py [--iterations 6000]
+Run: .venv/bin/python -m bench.bench_recovery [--iterations 6000]
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import argparse
 import time
 import uuid
 
-from _stack import local_stack
+from bench._stack import local_stack
 
 
 def main() -> None:

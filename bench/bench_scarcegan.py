@@ -11,7 +11,7 @@ per tf.function call) against a classic Keras ``train_on_batch`` loop over the s
 discriminator with the same batch sizes and losses (Python-side sampling, three train_on_batch calls
 and two predict_on_batch calls per iteration), plus the compiled step called once per iteration.
 
-    .venv/bin/python bench/bench_scarcegan.py [--seeds 0,1,2] [--iterations 3000] [--no-speed]
+    .venv/bin/python -m bench.bench_scarcegan [--seeds 0,1,2] [--iterations 3000] [--no-speed]
 """
 
 from __future__ import annotations
@@ -30,7 +30,6 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 REPO = Path(__file__).resolve().parents[1]
 CONTAINER = REPO / "training_containers" / "scarcegan"
-sys.path[:0] = [str(CONTAINER), str(REPO)]
 
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402

@@ -26,7 +26,7 @@ Seconds: the best of the repeats (on shared cores the other processes only ever 
 the median. Runs interleave the sides (alternating order) within each batch size; read `uptime`'s load with them:
 at a load of 4-5 on 2 cores one side's seconds move by 2x between runs, the memory figures by ~1%.
 
-    .venv/bin/python bench/bench_scoring.py [--repeats 2] [--families scarcegan,gradient-boosting] [--multiples 1,8]
+    .venv/bin/python -m bench.bench_scoring [--repeats 2] [--families scarcegan,gradient-boosting] [--multiples 1,8]
 """
 
 from __future__ import annotations
@@ -49,7 +49,6 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 REPO = Path(__file__).resolve().parents[1]
 CONTAINER = REPO / "training_containers" / "scarcegan"
-sys.path[:0] = [str(CONTAINER), str(REPO)]
 
 DEMO_PLAYERS = 1500  # synthetic.scoring_batch's default, what the demo lands
 SMALL_CHUNK = 40_000

@@ -7,7 +7,7 @@
 3. Cold import of each handler in a fresh interpreter vs a bare `import boto3` (the floor), and the
    built package sizes when `make build` has run.
 
-Run: .venv/bin/python bench/bench_triggers.py [--events 500]
+Run: .venv/bin/python -m bench.bench_triggers [--events 500]
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ def handler_seconds(stack, batches: list[dict]) -> float:
 
 
 def cold_import(statement: str, repeats: int = 5) -> float:
-    env = {**os.environ, "PYTHONPATH": str(ROOT / "functions"), "POWERTOOLS_SERVICE_NAME": "bench", "POWERTOOLS_METRICS_NAMESPACE": "Bench"}
+    env = {**os.environ, "POWERTOOLS_SERVICE_NAME": "bench", "POWERTOOLS_METRICS_NAMESPACE": "Bench"}
     code = f"import time; t = time.perf_counter(); {statement}; print(time.perf_counter() - t)"
     times = [float(subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout) for _ in range(repeats)]
     return statistics.median(times)
@@ -58,7 +58,6 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=500)
     args = parser.parse_args()
 
-    sys.path.insert(0, str(ROOT / "tests" / ".."))
     from tests.utils.events import s3_object_created, sqs_batch
 
     stack = local_stack()

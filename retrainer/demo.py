@@ -174,7 +174,7 @@ def approve_pick(session: Any, result: dict[str, Any], out: Any) -> dict[str, An
 
 def score_batch(session: Any, stack: dict[str, Any], out: Any, timeout: float, drift: float = 0.0) -> dict[str, Any]:
     """A fresh scoring batch lands -> the scoring run of the approved version -> flagged players."""
-    from core.ledger import Ledger
+    from retrainer_core.ledger import Ledger
 
     batch = f"scoring-{datetime.now(UTC):%Y%m%dT%H%M%S}"
     scoring = land_scoring(session.client("s3"), stack["outputs"]["LandingBucketName"], "scarcegan", batch, drift=drift)

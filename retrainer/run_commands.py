@@ -10,14 +10,12 @@ import json
 import sys
 import uuid
 from getpass import getuser
-from pathlib import Path
 from typing import Any
+
+from retrainer_core.ledger import Ledger
 
 from retrainer import runs
 from retrainer.local import control
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "functions"))  # the ledger's reader is the Lambdas'
-from core.ledger import Ledger  # noqa: E402
 
 
 def add_commands(commands: Any) -> None:
@@ -59,8 +57,8 @@ def request(events: Any, detail_type: str, detail: dict[str, Any]) -> None:
 
 def parameter_schema(session: Any, stack: dict[str, Any]) -> Any:
     """The parameter schema the stack's deployed code publishes (its ParameterSchemaUri output)."""
-    from core.aws import split_s3_uri
-    from core.parameters import Schema
+    from retrainer_core.aws import split_s3_uri
+    from retrainer_core.parameters import Schema
 
     bucket, key = split_s3_uri(stack["outputs"]["ParameterSchemaUri"])
     return Schema.from_json(session.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read())
@@ -86,7 +84,7 @@ def validate_request(stack: dict[str, Any], model: str, params: list[str], gates
         raise InvalidRequest(f"unknown model {model!r}: this stack retrains {stack_model!r}")
     overrides = dict(_pair(p, "--param") for p in params)
     if schema is not None:
-        from core.parameters import InvalidParameters
+        from retrainer_core.parameters import InvalidParameters
 
         try:
             overrides = schema.validate(overrides, "--param ")
@@ -199,7 +197,7 @@ def _details(session: Any, stack: dict[str, Any], ledger: Ledger, run: dict[str,
                        "instances": {s: {k: spec[s][k] for k in ("instance_type", "instance_count", "image")} for s in ("preprocess", "train", "evaluate")}},
     }
     if run["status"] == "QUEUED":
-        from core.triggering import queue_position  # the order start_retraining and finish_run keep
+        from retrainer_core.triggering import queue_position  # the order start_retraining and finish_run keep
 
         lock = ledger.lock(run["model"]) or {}
         detail["queue"] = {"holder": lock.get("run_id"), "position": queue_position(lock, run_id)}

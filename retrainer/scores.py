@@ -42,7 +42,7 @@ def flag_rows(s3: Any, flags_uri: str) -> list[dict[str, str]]:
 
 
 def _scores(args: argparse.Namespace) -> int:
-    from core.ledger import Ledger
+    from retrainer_core.ledger import Ledger
 
     session, stack = control.session(control.Location.from_environment())
     found = scoring_runs(Ledger(stack["outputs"]["RunLedgerTableName"]))

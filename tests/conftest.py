@@ -1,17 +1,14 @@
-"""Shared fixtures. The Lambda code lives in functions/ (its own package root, as in the Lambda runtime)."""
+"""Shared fixtures."""
 
 from __future__ import annotations
 
 import os
 import socket
-import sys
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "functions"))
-sys.path.insert(0, str(ROOT))
 # what template.yaml's Globals give every function (Powertools reads them at import)
 os.environ.update(POWERTOOLS_SERVICE_NAME="retrainer", POWERTOOLS_METRICS_NAMESPACE="Retrainer", POWERTOOLS_TRACE_DISABLED="true")
 

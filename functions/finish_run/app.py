@@ -9,11 +9,11 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from core.aws import ExecutionHistory, Topic, Workflow
-from core.finishing import finish
-from core.ledger import Ledger
-from core.observability import logger, metrics, tracer
-from core.settings import FinishRunSettings
+from retrainer_core.aws import ExecutionHistory, Topic, Workflow
+from retrainer_core.finishing import finish
+from retrainer_core.ledger import Ledger
+from retrainer_core.observability import logger, metrics, tracer
+from retrainer_core.settings import FinishRunSettings
 
 processor = BatchProcessor(event_type=EventType.SQS)
 

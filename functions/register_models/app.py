@@ -5,11 +5,11 @@ import os
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from core.aws import ModelRegistry, S3Objects
-from core.ledger import Ledger
-from core.observability import logger, metrics, tracer
-from core.registration import Candidate, register
-from core.settings import RegisterModelsSettings
+from retrainer_core.aws import ModelRegistry, S3Objects
+from retrainer_core.ledger import Ledger
+from retrainer_core.observability import logger, metrics, tracer
+from retrainer_core.registration import Candidate, register
+from retrainer_core.settings import RegisterModelsSettings
 
 
 @logger.inject_lambda_context(clear_state=True)

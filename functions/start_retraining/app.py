@@ -16,14 +16,14 @@ from aws_lambda_powertools.utilities.idempotency import (
     idempotent_function,
 )
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from core.aws import DeadLetters, ModelRegistry, QuietChecks, S3Objects, ScoringRuns, Workflow
-from core.errors import PermanentTriggerError
-from core.events import Trigger, parse_trigger
-from core.ledger import Ledger
-from core.observability import logger, metrics, tracer
-from core.quiet import wait_for_landing
-from core.settings import StartRetrainingSettings
-from core.triggering import Decision, answer, decide
+from retrainer_core.aws import DeadLetters, ModelRegistry, QuietChecks, S3Objects, ScoringRuns, Workflow
+from retrainer_core.errors import PermanentTriggerError
+from retrainer_core.events import Trigger, parse_trigger
+from retrainer_core.ledger import Ledger
+from retrainer_core.observability import logger, metrics, tracer
+from retrainer_core.quiet import wait_for_landing
+from retrainer_core.settings import StartRetrainingSettings
+from retrainer_core.triggering import Decision, answer, decide
 
 processor = BatchProcessor(event_type=EventType.SQS)
 DECISION_MEMORY_SECONDS = 24 * 3600  # a redelivered event within a day gets the same decision back

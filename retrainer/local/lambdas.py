@@ -7,7 +7,7 @@ because the environment is the process's; that is the one liberty taken against 
 
 from __future__ import annotations
 
-import importlib
+import importlib.util
 import json
 import os
 import sys
@@ -18,6 +18,8 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from retrainer.local.provision import FunctionSpec
@@ -82,9 +84,7 @@ class LambdaRuntime:
 
     def _handler(self, spec: FunctionSpec) -> Any:
         module_name, function_name = spec.handler.rsplit(".", 1)
-        if str(spec.code_dir) not in sys.path:
-            sys.path.insert(0, str(spec.code_dir))
-        return getattr(importlib.import_module(module_name), function_name)
+        return getattr(handler_module(spec.code_dir, module_name), function_name)
 
     @contextmanager
     def _environment(self, spec: FunctionSpec) -> Iterator[None]:
@@ -95,6 +95,17 @@ class LambdaRuntime:
         finally:
             os.environ.clear()
             os.environ.update(saved)
+
+
+def handler_module(code_dir: Path, module_name: str) -> ModuleType:
+    """The handler's module (`start_retraining.app`) from the function's CodeUri, imported once, as
+    the Lambda runtime does; the code it shares (retrainer_core) is an installed package."""
+    if module_name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(module_name, code_dir / (module_name.replace(".", "/") + ".py"))
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[module_name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[module_name]
 
 
 def _error(error: BaseException) -> bytes:

@@ -9,7 +9,7 @@ LEDGER_TABLE, IDEMPOTENCY_TABLE = "ledger", "idempotency"
 
 @pytest.fixture
 def aws(monkeypatch):
-    from core import aws as data_access
+    from retrainer_core import aws as data_access
 
     from retrainer.local.moto_patches import serialise_dynamodb
 
@@ -33,6 +33,6 @@ def aws(monkeypatch):
 
 @pytest.fixture
 def ledger(aws):
-    from core.ledger import Ledger
+    from retrainer_core.ledger import Ledger
 
     return Ledger(LEDGER_TABLE)

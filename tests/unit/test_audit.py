@@ -1,6 +1,6 @@
 import json
 
-from core.audit import audit
+from retrainer_core.audit import audit
 
 
 def entered(name, kind="TaskStateEntered"):

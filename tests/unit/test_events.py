@@ -2,8 +2,8 @@ import json
 import re
 
 import pytest
-from core.errors import PermanentTriggerError
-from core.events import parse_trigger
+from retrainer_core.errors import PermanentTriggerError
+from retrainer_core.events import parse_trigger
 
 from tests.utils.events import s3_object_created, sample
 

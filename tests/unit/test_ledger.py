@@ -1,4 +1,4 @@
-from core.ledger import Ledger
+from retrainer_core.ledger import Ledger
 
 from tests.unit.conftest import LEDGER_TABLE
 

@@ -1,14 +1,14 @@
 """Landings without a marker complete after a quiet period; a schedule runs the newest landing. Both
-decide through the same lock and ledger as markers (core/quiet.py, core/triggering.py)."""
+decide through the same lock and ledger as markers (retrainer_core/quiet.py, retrainer_core/triggering.py)."""
 
 import json
 import time
 
-from core.events import parse_trigger
-from core.ledger import Ledger
-from core.quiet import complete_if_quiet, wait_for_landing
-from core.settings import StartRetrainingSettings
-from core.triggering import decide, landing_spec
+from retrainer_core.events import parse_trigger
+from retrainer_core.ledger import Ledger
+from retrainer_core.quiet import complete_if_quiet, wait_for_landing
+from retrainer_core.settings import StartRetrainingSettings
+from retrainer_core.triggering import decide, landing_spec
 
 from tests.unit.conftest import LEDGER_TABLE
 from tests.unit.test_triggering import ALARMS, BUCKET, ENVIRONMENT, landing

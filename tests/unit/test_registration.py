@@ -1,6 +1,6 @@
 import pytest
-from core.errors import RegistrationError
-from core.registration import MAX_METADATA_VALUE, Candidate, register
+from retrainer_core.errors import RegistrationError
+from retrainer_core.registration import MAX_METADATA_VALUE, Candidate, register
 
 from tests.utils.events import sample
 from tests.utils.fakes import FakeObjects, FakeRegisteredContent, FakeRegistry

@@ -4,10 +4,10 @@ landing's manifest says how it is read; the champion and the challenger are part
 import json
 
 import pytest
-from core.errors import PermanentTriggerError
-from core.parameters import InvalidParameters, Schema
-from core.run_spec import RunSpec
-from core.triggering import decide
+from retrainer_core.errors import PermanentTriggerError
+from retrainer_core.parameters import InvalidParameters, Schema
+from retrainer_core.run_spec import RunSpec
+from retrainer_core.triggering import decide
 
 from tests.unit.test_triggering import BUCKET, SETTINGS, landed, landing
 from tests.utils.events import manual_request
@@ -25,7 +25,7 @@ class FakeChampions:
 
 
 def manual(overrides):
-    from core.events import parse_trigger
+    from retrainer_core.events import parse_trigger
 
     return parse_trigger(json.dumps(manual_request(overrides, request_id=f"req-{sorted(overrides)}")))
 

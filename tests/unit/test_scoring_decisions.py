@@ -5,8 +5,8 @@ newest batch."""
 import json
 
 import pytest
-from core.events import parse_trigger
-from core.triggering import decide
+from retrainer_core.events import parse_trigger
+from retrainer_core.triggering import decide
 
 from tests.unit.test_triggering import ALARMS, BUCKET, SETTINGS, landed
 from tests.utils.events import s3_object_created, sample

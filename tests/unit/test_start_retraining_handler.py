@@ -2,15 +2,18 @@
 event decided once."""
 
 import json
+from pathlib import Path
 
 import pytest
-from core.ledger import Ledger
-from start_retraining import app
+from retrainer_core.ledger import Ledger
 
+from retrainer.local.lambdas import handler_module
 from tests.unit.conftest import LEDGER_TABLE
 from tests.unit.test_triggering import BUCKET, ENVIRONMENT, landed
 from tests.utils.events import s3_object_created, sample, sqs_batch
 from tests.utils.fakes import FakeDeadLetters, FakeWorkflow
+
+app = handler_module(Path(__file__).resolve().parents[2] / "functions", "start_retraining.app")
 
 
 class Context:

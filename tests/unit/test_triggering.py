@@ -2,12 +2,12 @@ import json
 import threading
 
 import pytest
-from core.errors import PermanentTriggerError
-from core.events import parse_trigger
-from core.finishing import finish
-from core.run_spec import MAX_RUN_ID
-from core.settings import StartRetrainingSettings
-from core.triggering import answer, decide
+from retrainer_core.errors import PermanentTriggerError
+from retrainer_core.events import parse_trigger
+from retrainer_core.finishing import finish
+from retrainer_core.run_spec import MAX_RUN_ID
+from retrainer_core.settings import StartRetrainingSettings
+from retrainer_core.triggering import answer, decide
 
 from tests.unit.conftest import IDEMPOTENCY_TABLE, LEDGER_TABLE
 from tests.utils.events import alarm_state_change, manual_request, resume_request, s3_object_created

@@ -42,7 +42,7 @@ def finished(sfn: Any, execution_arn: str, timeout: float = 300) -> dict[str, An
 
 
 def ledger_of(local_stack):
-    from core.ledger import Ledger
+    from retrainer_core.ledger import Ledger
 
     return Ledger(local_stack.provisioned.outputs["RunLedgerTableName"])
 

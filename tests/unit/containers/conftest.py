@@ -1,4 +1,4 @@
-"""Puts the ScarceGAN container code on sys.path and loads its entry points under unique names."""
+"""Loads the ScarceGAN container's entry points under unique names (its `scarcegan` package is installed)."""
 
 from __future__ import annotations
 
@@ -11,9 +11,6 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[3]
 CONTAINER = REPO / "training_containers" / "scarcegan"
-for path in (str(CONTAINER), str(REPO)):
-    if path not in sys.path:
-        sys.path.insert(0, path)
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 

@@ -26,7 +26,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from core.aws import client
+from retrainer_core.aws import client
 
 
 def _conditional_failed(error: ClientError) -> bool:
@@ -144,7 +144,7 @@ class Ledger:
                 return False
             raise
 
-    # ---- quiet-period checks (core/quiet.py): one due per landing at a time
+    # ---- quiet-period checks (retrainer_core/quiet.py): one due per landing at a time
     def claim_quiet_check(self, model: str, prefix: str, due_at: int) -> bool:
         """True when no check of this landing is due later than now (so the caller schedules one)."""
         try:

@@ -114,7 +114,7 @@ class DeadLetters:
 
 
 class QuietChecks:
-    """Quiet-period checks: a delayed message on the trigger queue (core/quiet.py), shaped as an
+    """Quiet-period checks: a delayed message on the trigger queue (retrainer_core/quiet.py), shaped as an
     EventBridge event like everything else the queue carries."""
 
     def __init__(self, queue_url: str):

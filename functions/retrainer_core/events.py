@@ -3,7 +3,7 @@
 Sources: S3 "Object Created" (through EventBridge), CloudWatch "Alarm State Change", the CLI's own
 events (`retrainer start`, `retrainer resume`) put on the default bus with source `retrainer`, the
 stack's optional schedule (EventBridge Scheduler -> the trigger queue) and start_retraining's own
-delayed quiet-period checks (core/quiet.py), both with source `retrainer` too.
+delayed quiet-period checks (retrainer_core/quiet.py), both with source `retrainer` too.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Any, Literal
 from aws_lambda_powertools.utilities.parser.models import EventBridgeModel, S3EventNotificationEventBridgeModel
 from pydantic import BaseModel, Field, ValidationError
 
-from core.errors import PermanentTriggerError
+from retrainer_core.errors import PermanentTriggerError
 
 SUCCESS_MARKER = "_SUCCESS"
 LANDING_ROOT = "incoming/"  # training data: incoming/<model>/<batch>/
@@ -145,7 +145,7 @@ def parse_trigger(body: str, alarm_models: dict[str, str] | None = None) -> Trig
             return Trigger(type="manual", source=envelope.source, event_id=detail.request_id, time=envelope.time,
                            model=detail.model, overrides=detail.overrides, quality_gate=detail.quality_gate, use_cache=detail.use_cache,
                            data_uri=detail.data_uri, requested_by=detail.requested_by)
-        if kind == (CLI_SOURCE, "Landing Quiet Check"):  # start_retraining's own delayed message (core/quiet.py)
+        if kind == (CLI_SOURCE, "Landing Quiet Check"):  # start_retraining's own delayed message (retrainer_core/quiet.py)
             check = _QuietCheckDetail.model_validate(envelope.detail)
             return Trigger(type="quiet-period", source=envelope.source, event_id=envelope.id, time=envelope.time, model=check.model,
                            landing=Landing(bucket=check.bucket, model=check.model, batch=check.batch))

@@ -8,8 +8,8 @@ import json
 import time
 from typing import Any, Protocol
 
-from core.audit import audit
-from core.triggering import Decision, Starter, queue_order, start_or_coalesce
+from retrainer_core.audit import audit
+from retrainer_core.triggering import Decision, Starter, queue_order, start_or_coalesce
 
 
 class Notifier(Protocol):

@@ -16,9 +16,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from core.events import Trigger
-from core.parameters import Schema
-from core.settings import StartRetrainingSettings
+from retrainer_core.events import Trigger
+from retrainer_core.parameters import Schema
+from retrainer_core.settings import StartRetrainingSettings
 
 CONTAINER_DIR = "scarcegan"  # training_containers/<CONTAINER_DIR> is what code/<version>/ holds
 MAX_RUN_ID = 36  # job names "<prefix≤9>-<run id>-r<n>-<step≤10>-<attempt≤2>" must fit in 63 characters

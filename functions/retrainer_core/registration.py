@@ -8,7 +8,7 @@ from typing import Any, Protocol
 
 from pydantic import BaseModel
 
-from core.errors import RegistrationError
+from retrainer_core.errors import RegistrationError
 
 KEY_METRICS = ("recall", "precision", "f1", "auc")
 MAX_METADATA_VALUE = 256  # SageMaker's limit on a CustomerMetadataProperties value

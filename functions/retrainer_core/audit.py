@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from core.pricing import estimated_cost
+from retrainer_core.pricing import estimated_cost
 
 STEPS = ("Preprocess", "Train", "Challenger", "Evaluate", "Score")
 

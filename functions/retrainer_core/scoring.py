@@ -10,8 +10,8 @@ from typing import Any, Protocol
 
 from pydantic import BaseModel
 
-from core.run_spec import CONTAINER_DIR, DataVersion, Retries, content_hash
-from core.settings import StartRetrainingSettings
+from retrainer_core.run_spec import CONTAINER_DIR, DataVersion, Retries, content_hash
+from retrainer_core.settings import StartRetrainingSettings
 
 MAX_SCORING_ID = 40  # job names "<prefix≤9>-<id>-score-<attempt≤2>" fit in 63 characters
 

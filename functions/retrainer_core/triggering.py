@@ -8,11 +8,11 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from core.errors import PermanentTriggerError
-from core.events import SUCCESS_MARKER, Trigger
-from core.parameters import Schema, read_manifest
-from core.run_spec import Champion, build_run_input, data_version
-from core.settings import StartRetrainingSettings
+from retrainer_core.errors import PermanentTriggerError
+from retrainer_core.events import SUCCESS_MARKER, Trigger
+from retrainer_core.parameters import Schema, read_manifest
+from retrainer_core.run_spec import Champion, build_run_input, data_version
+from retrainer_core.settings import StartRetrainingSettings
 
 MANIFEST = "_manifest.json"  # beside _SUCCESS: how the landing is to be read (data parameters)
 
@@ -51,7 +51,7 @@ def decide(trigger: Trigger, settings: StartRetrainingSettings, objects: ObjectL
     if trigger.model != settings.model_name:
         raise PermanentTriggerError(f"unknown model {trigger.model!r} (this stack retrains {settings.model_name!r})")
     if trigger.type == "quiet-period":
-        from core.quiet import complete_if_quiet  # it builds on this module
+        from retrainer_core.quiet import complete_if_quiet  # it builds on this module
 
         _until_complete(trigger.model_copy(update={"complete": True}), settings)  # this stack's landing bucket only
         return complete_if_quiet(trigger, settings, objects, workflow, ledger, checks,
@@ -66,7 +66,7 @@ def decide(trigger: Trigger, settings: StartRetrainingSettings, objects: ObjectL
     schema = parameter_schema(objects, settings.parameter_schema_uri)
     trigger = trigger.model_copy(update={"overrides": schema.validate(trigger.overrides, "--param ")})
     if trigger.type == "schedule":
-        from core.quiet import newest_complete_landing
+        from retrainer_core.quiet import newest_complete_landing
 
         found = newest_complete_landing(objects, settings, trigger.model)
         if found is None:
@@ -194,7 +194,7 @@ def score_landing(trigger: Trigger, settings: StartRetrainingSettings, objects: 
                   registry: Any, scoring: Any) -> Decision:
     """A complete scoring batch -> a scoring run with the latest Approved version (independent of the
     training lock); the batch is remembered as the one an approval re-scores."""
-    from core.scoring import start_scoring
+    from retrainer_core.scoring import start_scoring
 
     landing = trigger.landing
     schema = parameter_schema(objects, settings.parameter_schema_uri)
@@ -208,7 +208,7 @@ def score_landing(trigger: Trigger, settings: StartRetrainingSettings, objects: 
 
 def rescore_on_approval(trigger: Trigger, settings: StartRetrainingSettings, ledger: Any, registry: Any, scoring: Any) -> Decision:
     """A version became Approved: the newest scoring batch is scored again with it (RescoreOnApproval)."""
-    from core.scoring import start_scoring
+    from retrainer_core.scoring import start_scoring
 
     if trigger.approval_status != "Approved":
         return Decision("ignore", trigger.model, reason=f"{trigger.model_package_arn} is {trigger.approval_status}, not Approved")
@@ -310,6 +310,6 @@ def _data_for(trigger: Trigger, objects: ObjectLister, ledger: Any, settings: St
 
 
 def _version(latest: dict[str, Any]):
-    from core.run_spec import DataVersion
+    from retrainer_core.run_spec import DataVersion
 
     return DataVersion(uri=latest["uri"], version=latest["version"], objects=latest["objects"])

@@ -15,10 +15,10 @@ import time
 from dataclasses import asdict
 from typing import Any, Protocol
 
-from core.events import SUCCESS_MARKER, Trigger
-from core.run_spec import DataVersion, data_version
-from core.settings import StartRetrainingSettings
-from core.triggering import Decision, ObjectLister, Starter, start_or_coalesce
+from retrainer_core.events import SUCCESS_MARKER, Trigger
+from retrainer_core.run_spec import DataVersion, data_version
+from retrainer_core.settings import StartRetrainingSettings
+from retrainer_core.triggering import Decision, ObjectLister, Starter, start_or_coalesce
 
 SQS_MAX_DELAY_SECONDS = 900  # a longer quiet period is waited out in several checks
 

@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from core.errors import PermanentTriggerError
+from retrainer_core.errors import PermanentTriggerError
 
 SCHEMA_FILE = "parameters.json"
 
