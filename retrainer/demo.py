@@ -5,7 +5,7 @@ exporter would, and waits for the run that EventBridge -> SQS -> start_retrainin
 
 from __future__ import annotations
 
-import re
+import json
 import sys
 import tempfile
 import time
@@ -13,11 +13,32 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from retrainer_core.names import FINAL_STATUSES
+
 from retrainer import runs, synthetic
+from retrainer.follow import follow
 from retrainer.local import control
 from retrainer.local.faults import Faults
 
-FINAL = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
+
+def add_arguments(command: str, parser: Any) -> None:
+    parser.add_argument("--json", action="store_true", help="also print the summary as one JSON line, last")
+    parser.add_argument("--fail-step", choices=["preprocess", "train", "evaluate"], help="make this step's job fail on broken input")
+    parser.add_argument("--drift", action="store_true", help="then land drifted scoring data: drift check, alarm, retrain")
+    parser.add_argument("--timeout", type=float, default=900, help="seconds to wait for the run")
+    parser.set_defaults(run=_demo)
+
+
+def _demo(args: Any) -> int:
+    result = run(args.fail_step, args.timeout, drift=args.drift)
+    print(render(result))
+    if "drift" in result:
+        loop = result["drift"]
+        print(f"\nDrift: {loop['scoring_data']} -> {loop['drift_check']['job']} ({loop['drift_check']['log']}) -> {loop['alarm']} ALARM -> retrain")
+        print(render(loop["retrain"]))
+    if args.json:
+        print(json.dumps(result, default=str))
+    return 0 if result["execution"]["status"] == "SUCCEEDED" or args.fail_step else 1
 
 
 def land_batch(s3: Any, bucket: str, model: str, batch: str, seed: int = 7, fmt: str = "csv", marker: bool = True) -> str:
@@ -43,86 +64,7 @@ def wait_for_execution(sfn: Any, state_machine_arn: str, landing_uri: str, timeo
     raise TimeoutError(f"no execution started for {landing_uri} within {timeout:.0f}s: check the trigger queue's DLQ")
 
 
-STEPS = ("Preprocess", "Train", "Evaluate", "RegisterModels")
-_PAIR = re.compile(r"(\w+)=([^;\s]+);")
-
-
-def follow(session: Any, execution: dict[str, Any], out: Any, timeout: float) -> dict[str, Any]:
-    """Print one compact line whenever the run moves: the step, its job's state, and while training
-    the iteration and validation metrics from the job's log; one line per finished step."""
-    sfn, logs, sagemaker = session.client("stepfunctions"), session.client("logs"), session.client("sagemaker")
-    printed: set[str] = set()
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        described = sfn.describe_execution(executionArn=execution["executionArn"])
-        found = runs.outcomes(runs.history(sfn, execution["executionArn"]))
-        lines = _finished_steps(found)
-        running = [name for name, entry in found.items() if entry["outcome"] == "running"]
-        current = running[0] if running else next(reversed(found), None)
-        step = next((s for s in STEPS if current and current.startswith(s)), current)
-        if described["status"] == "RUNNING" and step and not any(line.startswith(f"{step:<15}") for line in lines):
-            lines.append(f"{step:<15}{_step_progress(sagemaker, logs, execution['name'], step, current)}")
-        if described["status"] in FINAL:
-            seconds = ((described.get("stopDate") or described["startDate"]) - described["startDate"]).total_seconds()
-            lines.append(f"{'run':<15}{described['status']} in {seconds:.1f}s")
-        for line in lines:
-            if line not in printed:
-                print(f"[{datetime.now():%H:%M:%S}] {line}", file=out, flush=True)
-                printed.add(line)
-        if described["status"] in FINAL:
-            return described
-        time.sleep(1)
-    raise TimeoutError(f"execution {execution['name']} still running after {timeout:.0f}s")
-
-
-def _finished_steps(found: dict[str, dict[str, Any]]) -> list[str]:
-    lines = []
-    for step in STEPS:
-        entry = found.get(step)
-        if f"{step}FromCache" in found:
-            lines.append(f"{step:<15}cached: an earlier run's output with the same content key")
-        elif entry and entry["outcome"] != "running":
-            seconds = (entry["last"] - entry["first"]).total_seconds()
-            retries = f" after {entry['attempts']} attempts" if entry["attempts"] > entry["entered"] else ""
-            outcome = "succeeded" if entry["outcome"] == "retried" else entry["outcome"]
-            lines.append(f"{step:<15}{outcome} in {seconds:.1f}s{retries}")
-    return lines + [f"{name:<15}{found[name]['outcome']}" for name in ("HandleFailure", "RunFailed")
-                    if name in found and found[name]["outcome"] != "running"]
-
-
-def _step_progress(sagemaker: Any, logs: Any, execution: str, step: str, current: str | None) -> str:
-    """The running job's state (and training iteration), or what the step is doing around its job."""
-    if current != step:
-        return "checking the step cache" if current and current.endswith(("CacheLookup", "Cached")) else f"{current}"
-    if step == "RegisterModels":
-        return "registering candidates"
-    if step == "Train":
-        jobs = sagemaker.list_training_jobs(NameContains=f"{execution}-train-", SortBy="CreationTime", SortOrder="Descending")
-        if not jobs["TrainingJobSummaries"]:
-            return "starting the training job"
-        job = sagemaker.describe_training_job(TrainingJobName=jobs["TrainingJobSummaries"][0]["TrainingJobName"])
-        text = f"job {job['TrainingJobStatus']} ({job.get('SecondaryStatus', '-')})"
-        try:
-            line = runs.last_log_line(logs, "/aws/sagemaker/TrainingJobs", job["TrainingJobName"], "Iteration=")
-        except logs.exceptions.ResourceNotFoundException:  # the job has not written its first line yet
-            line = None
-        if line:
-            values = dict(_PAIR.findall(line))
-            total = job.get("HyperParameters", {}).get("iterations")
-            text += f"  iteration {values.get('Iteration', '?')}{'/' + total if total else ''}"
-            if "Val_Recall_Risky" in values:
-                text += f"  val recall {float(values['Val_Recall_Risky']):.3f}"
-            if "Val_Precision_Risky" in values:
-                text += f" precision {float(values['Val_Precision_Risky']):.3f}"
-        return text
-    jobs = sagemaker.list_processing_jobs(NameContains=f"{execution}-{step.lower()}-", SortBy="CreationTime", SortOrder="Descending")
-    summaries = jobs["ProcessingJobSummaries"]
-    return f"job {summaries[0]['ProcessingJobStatus']}" if summaries else "starting the processing job"
-
-
 def summary(session: Any, stack: dict[str, Any], described: dict[str, Any], landing_uri: str) -> dict[str, Any]:
-    import json
-
     sfn, sagemaker = session.client("stepfunctions"), session.client("sagemaker")
     run_input = json.loads(described["input"])
     run_id = described["name"]
@@ -159,8 +101,6 @@ def land_scoring(s3: Any, bucket: str, model: str, batch: str, drift: float) -> 
 
 def approve_pick(session: Any, result: dict[str, Any], out: Any) -> dict[str, Any]:
     """Approve the version of evaluate's pick (the report's `best`), as a reviewer would after `retrainer compare`."""
-    import json
-
     from retrainer import review
 
     s3, sagemaker = session.client("s3"), session.client("sagemaker")
@@ -183,7 +123,7 @@ def score_batch(session: Any, stack: dict[str, Any], out: Any, timeout: float, d
 
     def scored() -> dict[str, Any] | None:
         found = [r for r in ledger.runs(200) if r.get("kind") == "scoring" and r.get("batch") == batch]
-        return next((r for r in found if r["status"] in FINAL), None)
+        return next((r for r in found if r["status"] in FINAL_STATUSES), None)
 
     run = runs.wait_until(f"the scoring run of {batch}", scored, timeout)
     if run["status"] != "SUCCEEDED":

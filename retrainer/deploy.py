@@ -179,12 +179,11 @@ def run(
     return params
 
 
-def add_commands(subparsers: Any) -> None:
-    deploy = subparsers.add_parser("deploy", help="publish the training code, resolve images and sam deploy (dev|prod)")
-    deploy.add_argument("--env", default="dev", help="samconfig.toml environment (dev, prod)")
-    deploy.add_argument("--sam", default=str(ROOT / ".venv-tools" / "bin" / "sam"), help="the sam executable")
-    deploy.add_argument("--dry-run", action="store_true", help="print the parameters and the sam command; call no AWS API")
-    deploy.set_defaults(run=_deploy)
+def add_arguments(command: str, parser: Any) -> None:
+    parser.add_argument("--env", default="dev", help="samconfig.toml environment (dev, prod)")
+    parser.add_argument("--sam", default=str(ROOT / ".venv-tools" / "bin" / "sam"), help="the sam executable")
+    parser.add_argument("--dry-run", action="store_true", help="print the parameters and the sam command; call no AWS API")
+    parser.set_defaults(run=_deploy)
 
 
 def _deploy(args: argparse.Namespace) -> int:
@@ -195,7 +194,7 @@ def _deploy(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     root = argparse.ArgumentParser(prog="python -m retrainer.deploy")
     commands = root.add_subparsers(dest="command", required=True)
-    add_commands(commands)
+    add_arguments("deploy", commands.add_parser("deploy", help="publish the training code, resolve images and sam deploy (dev|prod)"))
     images = commands.add_parser("images", help="print the resolved image URIs as JSON (used from the app's venv)")
     images.add_argument("--region", required=True)
     images.add_argument("--instance-type", default="ml.m5.xlarge")

@@ -307,26 +307,27 @@ def state_details(found: dict[str, dict[str, Any]]) -> dict[str, str]:
 
 
 # ---------------------------------------------------------------- command
-def add_commands(commands: Any) -> None:
-    graph = commands.add_parser("graph", help="draw the state machine (Mermaid + PNG); with a run, coloured by outcome")
-    graph.add_argument("run_id", nargs="?", help="colour the states by what happened in this run's last execution")
-    graph.add_argument("--out", type=Path, help="folder for retrain.mmd and retrain.png (default: the state dir's graphs/)")
-    graph.set_defaults(run=_graph)
+def add_arguments(command: str, parser: Any) -> None:
+    parser.add_argument("run_id", nargs="?", help="colour the states by what happened in this run's last execution")
+    parser.add_argument("--out", type=Path, help="folder for retrain.mmd and retrain.png (default: the state dir's graphs/)")
+    parser.set_defaults(run=_graph)
 
 
 def _graph(args: argparse.Namespace) -> int:
-    from retrainer.local import control
+    from retrainer import target
 
-    location = control.Location.from_environment()
+    location = target.Location.from_environment()
     out = args.out or location.state_dir / "graphs" / (args.run_id or "definition")
     if not args.run_id:
         written = render(json.loads(ASL.read_text()), out, "retrain")
         print(f"state machine {ASL.relative_to(ASL.parents[1])}: {written['states']} states, {written['edges']} transitions")
     else:
-        from retrainer import runs
-        from retrainer.run_commands import Ledger
+        from retrainer_core.ledger import Ledger
+        from retrainer_core.names import execution_arn
 
-        session, stack = control.session(location)
+        from retrainer import runs
+
+        session, stack = target.session(location)
         run = Ledger(stack["outputs"]["RunLedgerTableName"]).run(args.run_id)
         if run is None or not run.get("attempts"):
             print(f"no run {args.run_id!r} in the run ledger", file=sys.stderr)
@@ -335,7 +336,7 @@ def _graph(args: argparse.Namespace) -> int:
         state_machine = stack["outputs"]["StateMachineArn"]
         definition = json.loads(sfn.describe_state_machine(stateMachineArn=state_machine)["definition"])
         execution = run["attempts"][-1]["execution"]
-        arn = state_machine.replace(":stateMachine:", ":execution:") + f":{execution}"
+        arn = execution_arn(state_machine, execution)
         written = render(definition, out, "retrain", runs.history(sfn, arn), f"run {args.run_id} (execution {execution})")
         counts = ", ".join(f"{n} {o}" for o, n in written["outcomes"].items())
         print(f"run {args.run_id}, execution {execution}: {counts}")

@@ -15,14 +15,16 @@ import base64
 import html
 import io
 import json
-import math
-import re
 import sys
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from retrainer.local import control
+from retrainer_core.ledger import Ledger
+from retrainer_core.names import execution_arn, split_s3_uri
+
+from retrainer import target
+from retrainer.metric_definitions import MetricDefinitions
 from retrainer.runs import log_lines
 
 TRAINING_LOGS = "/aws/sagemaker/TrainingJobs"
@@ -32,21 +34,13 @@ STEP_STATES = ("Preprocess", "Train", "Evaluate", "RegisterModels")
 # ---------------------------------------------------------------- pure: metric series
 def metric_series(lines: list[str], definitions: list[dict[str, str]], x_metric: str = "Iteration") -> dict[str, dict[str, list[float]]]:
     """Each MetricDefinition's values per log line that matches it, against the `x_metric` value of that
-    line (or the line's order among metric lines when it has none): {name: {"x": [...], "y": [...]}}."""
-    patterns = [(d["Name"], re.compile(d["Regex"])) for d in definitions]
+    line (or the line's order among metric lines when it has none): {name: {"x": [...], "y": [...]}}.
+    Lines are read as the job runner reads them (retrainer.metric_definitions): nan/inf are not plotted."""
+    parsing = MetricDefinitions(definitions)
     series: dict[str, dict[str, list[float]]] = {}
     index = 0
     for line in lines:
-        values: dict[str, float] = {}
-        for name, pattern in patterns:
-            match = pattern.search(line)
-            if match:
-                try:
-                    value = float(match.group(1))
-                except (ValueError, IndexError):
-                    continue
-                if math.isfinite(value):  # as the job runner keeps them: nan/inf are not plotted
-                    values[name] = value
+        values = dict(parsing.values(line))
         if not values:
             continue
         index += 1
@@ -72,8 +66,7 @@ def operating_point(statistics: dict[str, Any]) -> dict[str, float]:
 # ---------------------------------------------------------------- gathering (AWS APIs)
 def gather(session: Any, stack: dict[str, Any], run_id: str) -> dict[str, Any]:
     """Everything the page shows, read from the ledger, the registry, S3, CloudWatch Logs and Step Functions."""
-    from retrainer import graph, review, runs
-    from retrainer.run_commands import Ledger
+    from retrainer import review, runs
 
     run = Ledger(stack["outputs"]["RunLedgerTableName"]).run(run_id)
     if run is None:
@@ -106,9 +99,9 @@ def gather(session: Any, stack: dict[str, Any], run_id: str) -> dict[str, Any]:
     timeline: list[dict[str, Any]] = []
     if run.get("attempts"):
         execution = run["attempts"][-1]["execution"]
-        arn = stack["outputs"]["StateMachineArn"].replace(":stateMachine:", ":execution:") + f":{execution}"
+        arn = execution_arn(stack["outputs"]["StateMachineArn"], execution)
         try:
-            found = graph.outcomes(runs.history(sfn, arn))
+            found = runs.outcomes(runs.history(sfn, arn))
         except sfn.exceptions.ExecutionDoesNotExist:
             found = {}
         timeline = spans(found)
@@ -137,9 +130,10 @@ def spans(found: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def _read_json(s3: Any, uri: str | None) -> Any:
-    if not uri or not uri.startswith("s3://"):
+    try:
+        bucket, key = split_s3_uri(uri or "")
+    except ValueError:
         return None
-    bucket, _, key = uri.removeprefix("s3://").partition("/")
     try:
         return json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
     except (s3.exceptions.NoSuchKey, json.JSONDecodeError):
@@ -233,16 +227,16 @@ def figures(data: dict[str, Any]) -> dict[str, bytes]:
 
     compared = data["models"] + ([data["approved"]] if data["approved"] and data["approved"]["arn"] not in {m["arn"] for m in data["models"]} else [])
     if compared:
-        from retrainer.review import KEY_METRICS
+        from retrainer.review import REVIEW_METRICS
 
         fig, ax = plt.subplots(figsize=(9, 3.6))
         width = 0.8 / len(compared)
         for index, model in enumerate(compared):
             approved = model["approval"] == "Approved"
             label = f"v{model['version']} {model['kind']}" + (" (approved)" if approved else "")
-            ax.bar([i + index * width for i in range(len(KEY_METRICS))], [model["metrics"].get(k, 0) for k in KEY_METRICS],
+            ax.bar([i + index * width for i in range(len(REVIEW_METRICS))], [model["metrics"].get(k, 0) for k in REVIEW_METRICS],
                    width, label=label, hatch="//" if approved else None, edgecolor="black" if approved else None)
-        ax.set_xticks([i + 0.4 - width / 2 for i in range(len(KEY_METRICS))], KEY_METRICS)
+        ax.set_xticks([i + 0.4 - width / 2 for i in range(len(REVIEW_METRICS))], REVIEW_METRICS)
         ax.set_ylim(0, 1.05)
         ax.set_title("test metrics: this run's candidates and the approved version", fontsize=10)
         ax.legend(fontsize=7, ncol=2, loc="lower right")
@@ -307,10 +301,10 @@ def page(data: dict[str, Any], images: dict[str, bytes]) -> str:
     best = data["evaluation"].get("best")
     parts.append("<h2>Candidates</h2>")
     if data["models"]:
-        from retrainer.review import KEY_METRICS
+        from retrainer.review import REVIEW_METRICS
 
-        parts.append(_table(["version", "kind", *KEY_METRICS, "approval", "evaluate's pick"],
-                            [[f"v{m['version']}", m["kind"], *[m["metrics"].get(k) for k in KEY_METRICS], m["approval"],
+        parts.append(_table(["version", "kind", *REVIEW_METRICS, "approval", "evaluate's pick"],
+                            [[f"v{m['version']}", m["kind"], *[m["metrics"].get(k) for k in REVIEW_METRICS], m["approval"],
                               "best" if m["kind"] == best else ""] for m in data["models"]]))
     else:
         parts.append("<p>No model versions registered by this run.</p>")
@@ -393,16 +387,15 @@ def write(data: dict[str, Any], out: Path) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------- command
-def add_commands(commands: Any) -> None:
-    report = commands.add_parser("report", help="one run as a self-contained HTML page with PNG figures")
-    report.add_argument("run_id")
-    report.add_argument("--out", type=Path, help="folder (default: the state dir's reports/<run>/)")
-    report.set_defaults(run=_report)
+def add_arguments(command: str, parser: Any) -> None:
+    parser.add_argument("run_id")
+    parser.add_argument("--out", type=Path, help="folder (default: the state dir's reports/<run>/)")
+    parser.set_defaults(run=_report)
 
 
 def _report(args: argparse.Namespace) -> int:
-    location = control.Location.from_environment()
-    session, stack = control.session(location)
+    location = target.Location.from_environment()
+    session, stack = target.session(location)
     try:
         data = gather(session, stack, args.run_id)
     except LookupError as error:

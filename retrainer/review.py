@@ -1,7 +1,6 @@
 """`retrainer models | compare | approve | reject`: review the candidates in the Model Registry.
-
-Also registers `retrainer report` (retrainer/report.py) and `retrainer graph` (retrainer/graph.py), so
-the CLI lists one module for everything that helps a reviewer decide."""
+`retrainer report` (retrainer/report.py) and `retrainer graph` (retrainer/graph.py) help a reviewer
+decide too; every command is registered in retrainer/cli.py."""
 
 from __future__ import annotations
 
@@ -12,10 +11,14 @@ from datetime import UTC, datetime
 from getpass import getuser
 from typing import Any
 
-from retrainer.local import control
+from retrainer import target
 from retrainer.runs import latest_approved, version_row, versions  # noqa: F401 - re-exported
 
-KEY_METRICS = ("pr_auc", "recall", "precision", "f1")  # shown first; registration writes Metric.<name> = "value [low, high]"
+# The metrics a reviewer sees first, in this order (tables, comparisons, the report's figures). They are
+# read from a version's metadata, where registration writes Metric.<name> = "value [low, high]" for every
+# metric evaluate measured; not to be confused with the statistics registration requires
+# (retrainer_core.registration.REQUIRED_STATISTICS).
+REVIEW_METRICS = ("pr_auc", "recall", "precision", "f1")
 MAX_METADATA_VALUE = 256  # SageMaker's limit on a CustomerMetadataProperties value
 MAX_APPROVAL_DESCRIPTION = 1024
 
@@ -58,7 +61,7 @@ def comparison(models: list[dict[str, Any]]) -> list[dict[str, Any]]:
               ("trigger", lambda m: m["trigger"]), ("data version", lambda m: _short(m["data_version"])),
               ("code version", lambda m: m["code_version"]), ("approval", lambda m: m["approval"])]
     rows = [{"field": name, "values": [get(m) for m in models]} for name, get in fields]
-    metric_names = [k for k in KEY_METRICS if any(k in m["metrics"] for m in models)]
+    metric_names = [k for k in REVIEW_METRICS if any(k in m["metrics"] for m in models)]
     metric_names += sorted({k for m in models for k in m["metrics"]} - set(metric_names))
     for name in metric_names:
         values = [m["metrics"].get(name) for m in models]
@@ -94,10 +97,10 @@ def render_comparison(rows: list[dict[str, Any]]) -> str:
 def render_versions(rows: list[dict[str, Any]]) -> str:
     """One line per version: family, kind, run, each key metric with its interval, champion comparison."""
     header = (f"{'ver':<5} {'family':<17} {'kind':<17} {'run':<36} "
-              + " ".join(f"{m:<19}" for m in KEY_METRICS) + f" {'champion':<9} {'approval':<22} note")
+              + " ".join(f"{m:<19}" for m in REVIEW_METRICS) + f" {'champion':<9} {'approval':<22} note")
     lines = [header]
     for row in rows:
-        metrics = " ".join(f"{_with_interval(row.get('intervals', {}).get(m)):<19}" for m in KEY_METRICS)
+        metrics = " ".join(f"{_with_interval(row.get('intervals', {}).get(m)):<19}" for m in REVIEW_METRICS)
         lines.append(f"v{row['version']!s:<4} {row.get('family') or '-':<17} {row['kind'] or '-':<17} {row['run_id'] or '-':<36} "
                      f"{metrics} {_beats(row):<9} {row['approval']:<22} {row['approval_note'] or ''}".rstrip())
     return "\n".join(lines + ["(metrics: value [interval] on the run's test players; champion: beats the approved version)"])
@@ -120,34 +123,29 @@ def _short(version: str | None) -> str:
     return (version or "-").removeprefix("sha256:")[:12]
 
 
-def add_commands(commands: Any) -> None:
-    models = commands.add_parser("models", help="model versions: key metrics, run, trigger, data version, approval")
-    models.add_argument("--group", help="model package group (default: the stack's)")
-    models.add_argument("--approved", action="store_true", help="only the latest approved version")
-    models.add_argument("--json", action="store_true")
-    models.set_defaults(run=_models)
+def add_arguments(command: str, parser: Any) -> None:
+    if command == "models":
+        parser.add_argument("--group", help="model package group (default: the stack's)")
+        parser.add_argument("--approved", action="store_true", help="only the latest approved version")
+        parser.add_argument("--json", action="store_true")
+        parser.set_defaults(run=_models)
+    elif command == "compare":
+        parser.add_argument("versions", nargs="+", metavar="VERSION", help="version number (in the group) or model package ARN")
+        parser.add_argument("--group")
+        parser.add_argument("--json", action="store_true")
+        parser.set_defaults(run=_compare)
+    elif command in REVIEW_ACTIONS:
+        parser.add_argument("version", help="version number (in the group) or model package ARN")
+        parser.add_argument("--note", required=True, help="why (kept as ApprovalDescription and in the metadata)")
+        parser.add_argument("--group")
+        parser.set_defaults(run=_review, status=REVIEW_ACTIONS[command])
 
-    compare = commands.add_parser("compare", help="model versions side by side, differences marked")
-    compare.add_argument("versions", nargs="+", metavar="VERSION", help="version number (in the group) or model package ARN")
-    compare.add_argument("--group")
-    compare.add_argument("--json", action="store_true")
-    compare.set_defaults(run=_compare)
 
-    for action, status in (("approve", "Approved"), ("reject", "Rejected")):
-        command = commands.add_parser(action, help=f"set a version's approval status to {status}, with a note")
-        command.add_argument("version", help="version number (in the group) or model package ARN")
-        command.add_argument("--note", required=True, help="why (kept as ApprovalDescription and in the metadata)")
-        command.add_argument("--group")
-        command.set_defaults(run=_review, status=status)
-
-    from retrainer import graph, report
-
-    report.add_commands(commands)
-    graph.add_commands(commands)
+REVIEW_ACTIONS = {"approve": "Approved", "reject": "Rejected"}
 
 
 def _registry(args: argparse.Namespace) -> tuple[Any, str]:
-    session, stack = control.session(control.Location.from_environment())
+    session, stack = target.session(target.Location.from_environment())
     return session.client("sagemaker"), args.group or stack["outputs"]["ModelPackageGroupName"]
 
 

@@ -13,40 +13,37 @@ from getpass import getuser
 from typing import Any
 
 from retrainer_core.ledger import Ledger
+from retrainer_core.names import RESUMABLE_STATUSES, execution_arn
 
-from retrainer import runs
-from retrainer.local import control
+from retrainer import runs, target
 
 
-def add_commands(commands: Any) -> None:
-    start = commands.add_parser("start", help="start a run by hand (through the trigger queue), with parameter overrides")
-    start.add_argument("--model", required=True)
-    start.add_argument("--param", action="append", default=[], metavar="KEY=VALUE", help="hyperparameter override (repeatable)")
-    start.add_argument("--data", help="s3://<landing>/incoming/<model>/<batch>/ (default: the newest complete landing)")
-    start.add_argument("--gate", action="append", default=[], metavar="KEY=VALUE",
-                       help="quality gate for this run: min_recall=0.9, max_flagged_share=0.03")
-    start.add_argument("--no-cache", action="store_true", help="run every step again, even with a cached result")
-    start.add_argument("--wait", action="store_true", help="follow the run until it ends")
-    start.set_defaults(run=_start)
-
-    resume = commands.add_parser("resume", help="continue a failed run from the step that failed")
-    resume.add_argument("run_id")
-    resume.add_argument("--wait", action="store_true")
-    resume.set_defaults(run=_resume)
-
-    listing = commands.add_parser("runs", help="recent runs from the run ledger")
-    listing.add_argument("--limit", type=int, default=20)
-    listing.add_argument("--json", action="store_true")
-    listing.set_defaults(run=_runs)
-
-    show = commands.add_parser("show", help="one run: trigger, parameters, steps, metrics, models, cost")
-    show.add_argument("run_id")
-    show.add_argument("--json", action="store_true")
-    show.set_defaults(run=_show)
+def add_arguments(command: str, parser: Any) -> None:
+    if command == "start":
+        parser.add_argument("--model", required=True)
+        parser.add_argument("--param", action="append", default=[], metavar="KEY=VALUE", help="hyperparameter override (repeatable)")
+        parser.add_argument("--data", help="s3://<landing>/incoming/<model>/<batch>/ (default: the newest complete landing)")
+        parser.add_argument("--gate", action="append", default=[], metavar="KEY=VALUE",
+                            help="quality gate for this run: min_recall=0.9, max_flagged_share=0.03")
+        parser.add_argument("--no-cache", action="store_true", help="run every step again, even with a cached result")
+        parser.add_argument("--wait", action="store_true", help="follow the run until it ends")
+        parser.set_defaults(run=_start)
+    elif command == "resume":
+        parser.add_argument("run_id")
+        parser.add_argument("--wait", action="store_true")
+        parser.set_defaults(run=_resume)
+    elif command == "runs":
+        parser.add_argument("--limit", type=int, default=20)
+        parser.add_argument("--json", action="store_true")
+        parser.set_defaults(run=_runs)
+    elif command == "show":
+        parser.add_argument("run_id")
+        parser.add_argument("--json", action="store_true")
+        parser.set_defaults(run=_show)
 
 
 def _stack() -> tuple[Any, dict[str, Any]]:
-    return control.session(control.Location.from_environment())
+    return target.session(target.Location.from_environment())
 
 
 def request(events: Any, detail_type: str, detail: dict[str, Any]) -> None:
@@ -57,7 +54,7 @@ def request(events: Any, detail_type: str, detail: dict[str, Any]) -> None:
 
 def parameter_schema(session: Any, stack: dict[str, Any]) -> Any:
     """The parameter schema the stack's deployed code publishes (its ParameterSchemaUri output)."""
-    from retrainer_core.aws import split_s3_uri
+    from retrainer_core.names import split_s3_uri
     from retrainer_core.parameters import Schema
 
     bucket, key = split_s3_uri(stack["outputs"]["ParameterSchemaUri"])
@@ -127,7 +124,7 @@ def _resume(args: argparse.Namespace) -> int:
     run = Ledger(stack["outputs"]["RunLedgerTableName"]).run(args.run_id)
     if run is None:
         raise InvalidRequest(f"no run {args.run_id!r} in the ledger (see `retrainer runs`)")
-    if run["status"] not in ("FAILED", "TIMED_OUT", "ABORTED"):
+    if run["status"] not in RESUMABLE_STATUSES:
         raise InvalidRequest(f"run {args.run_id} is {run['status']}: only a failed, timed out or aborted run can be resumed")
     request_id = str(uuid.uuid4())
     request(session.client("events"), "Run Resume Requested", {"run_id": args.run_id, "request_id": request_id, "requested_by": getuser()})
@@ -261,7 +258,7 @@ def render_run(d: dict[str, Any]) -> str:
 
 
 def _follow(session: Any, stack: dict[str, Any], run_id: str) -> int:
-    from retrainer.demo import follow
+    from retrainer.follow import follow
 
     ledger = Ledger(stack["outputs"]["RunLedgerTableName"])
 
@@ -274,7 +271,7 @@ def _follow(session: Any, stack: dict[str, Any], run_id: str) -> int:
         print(f"run {run_id} superseded by run {run['superseded_by']} (newer data): following that one")
         return _follow(session, stack, run["superseded_by"])
     execution = run["attempts"][-1]["execution"]
-    arn = stack["outputs"]["StateMachineArn"].replace(":stateMachine:", ":execution:") + f":{execution}"
+    arn = execution_arn(stack["outputs"]["StateMachineArn"], execution)
     described = follow(session, {"executionArn": arn, "name": execution}, sys.stdout, 3600)
     print(f"{execution}: {described['status']}")
     return 0 if described["status"] == "SUCCEEDED" else 1

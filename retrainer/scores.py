@@ -12,17 +12,18 @@ import json
 import sys
 from typing import Any
 
-from retrainer.local import control
+from retrainer_core.names import split_s3_uri
+
+from retrainer import target
 
 FLAG_COLUMNS = ("player_id", "score", "flagged", "model_version")
 
 
-def add_commands(commands: Any) -> None:
-    scores = commands.add_parser("scores", help="scoring runs; with a batch, every scored player (--out FILE)")
-    scores.add_argument("batch", nargs="?", help="a scoring batch (scoring/<model>/<batch>/); without it, list the scoring runs")
-    scores.add_argument("--out", help="write every scored row (player_id, score, flagged, model_version) as CSV to FILE")
-    scores.add_argument("--json", action="store_true")
-    scores.set_defaults(run=_scores)
+def add_arguments(command: str, parser: Any) -> None:
+    parser.add_argument("batch", nargs="?", help="a scoring batch (scoring/<model>/<batch>/); without it, list the scoring runs")
+    parser.add_argument("--out", help="write every scored row (player_id, score, flagged, model_version) as CSV to FILE")
+    parser.add_argument("--json", action="store_true")
+    parser.set_defaults(run=_scores)
 
 
 def scoring_runs(ledger: Any, limit: int = 200) -> list[dict[str, Any]]:
@@ -36,7 +37,7 @@ def latest_for(runs: list[dict[str, Any]], batch: str) -> dict[str, Any] | None:
 
 
 def flag_rows(s3: Any, flags_uri: str) -> list[dict[str, str]]:
-    bucket, _, prefix = flags_uri.removeprefix("s3://").partition("/")
+    bucket, prefix = split_s3_uri(flags_uri)
     body = s3.get_object(Bucket=bucket, Key=f"{prefix.rstrip('/')}/flags.csv")["Body"].read().decode()
     return list(csv.DictReader(io.StringIO(body)))
 
@@ -44,7 +45,7 @@ def flag_rows(s3: Any, flags_uri: str) -> list[dict[str, str]]:
 def _scores(args: argparse.Namespace) -> int:
     from retrainer_core.ledger import Ledger
 
-    session, stack = control.session(control.Location.from_environment())
+    session, stack = target.session(target.Location.from_environment())
     found = scoring_runs(Ledger(stack["outputs"]["RunLedgerTableName"]))
     if not args.batch:
         if args.json:

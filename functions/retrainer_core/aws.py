@@ -7,24 +7,18 @@ import uuid
 from datetime import UTC, datetime
 from functools import cache
 from typing import Any
-from urllib.parse import urlparse
 
 import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
+
+from retrainer_core.names import split_s3_uri
 
 
 @cache
 def client(service: str) -> Any:
     # botocore reads AWS_ENDPOINT_URL itself, which is how the local stack points handlers at moto
     return boto3.client(service, config=Config(retries={"mode": "standard", "max_attempts": 5}))
-
-
-def split_s3_uri(uri: str) -> tuple[str, str]:
-    parsed = urlparse(uri)
-    if parsed.scheme != "s3" or not parsed.netloc:
-        raise ValueError(f"not an s3:// URI: {uri!r}")
-    return parsed.netloc, parsed.path.lstrip("/")
 
 
 class S3Objects:

@@ -10,7 +10,9 @@ from pydantic import BaseModel
 
 from retrainer_core.errors import RegistrationError
 
-KEY_METRICS = ("recall", "precision", "f1", "auc")
+# The binary_classification_metrics a model-quality statistics file must hold for registration to accept
+# it (their values come back in the result). What a reviewer sees first is another list: retrainer.review.
+REQUIRED_STATISTICS = ("recall", "precision", "f1", "auc")
 MAX_METADATA_VALUE = 256  # SageMaker's limit on a CustomerMetadataProperties value
 MAX_METADATA_ENTRIES = 50  # ... and on their number
 
@@ -70,10 +72,11 @@ class RegisteredContent(Protocol):
     def registered(self, group: str, content_key: str, arn: str) -> None: ...
 
 
-def key_metrics(statistics: Any, uri: str) -> dict[str, float]:
+def required_statistics(statistics: Any, uri: str) -> dict[str, float]:
+    """REQUIRED_STATISTICS' values out of a model-quality statistics document; RegistrationError if any is missing."""
     try:
         metrics = statistics["binary_classification_metrics"]
-        return {name: float(metrics[name]["value"]) for name in KEY_METRICS}
+        return {name: float(metrics[name]["value"]) for name in REQUIRED_STATISTICS}
     except (KeyError, TypeError, ValueError) as error:
         raise RegistrationError(f"{uri}: not a model-quality statistics file ({error!r} missing or invalid)") from error
 
@@ -114,7 +117,7 @@ def register(candidate: Candidate, inference_image: str, artifacts: Artifacts, r
             return {"kind": candidate.kind, "model_package_arn": found, "already_registered": True}
     if not artifacts.exists(candidate.model_data_url):
         raise RegistrationError(f"{candidate.model_data_url}: model artifact of candidate {candidate.kind!r} is missing")
-    metrics = key_metrics(artifacts.read_json(candidate.quality_url), candidate.quality_url)
+    metrics = required_statistics(artifacts.read_json(candidate.quality_url), candidate.quality_url)
     arn = registry.create(
         {
             "ModelPackageGroupName": group,

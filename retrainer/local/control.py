@@ -1,5 +1,7 @@
 """`retrainer local up | down | status`: the local stack as a background process that outlives the
-command that started it, described by <state dir>/stack.json while it runs."""
+command that started it, described by <state dir>/stack.json while it runs. Imports neither moto nor
+the stack itself: the stack runs in its own process (retrainer.local.server). Where a command finds its
+stack (Location, describe, session) is retrainer.target, re-exported here."""
 
 from __future__ import annotations
 
@@ -9,54 +11,14 @@ import signal
 import subprocess
 import sys
 import time
-import urllib.request
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import boto3
-
+from retrainer.local.address import ensure_free
 from retrainer.local.processes import PROCESS_FILE, end_process_groups
-from retrainer.local.stack import REGION, client_environment, ensure_free
+from retrainer.target import DEFAULT_PORT, Location, StackNotRunning, describe, session  # noqa: F401 - re-exported
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_PORT = 4577
-
-
-@dataclass(frozen=True)
-class Location:
-    state_dir: Path
-    port: int
-
-    @classmethod
-    def from_environment(cls) -> Location:
-        state_dir = Path(os.environ.get("RETRAINER_STATE_DIR", PROJECT_ROOT / ".retrainer"))
-        return cls(state_dir.resolve(), int(os.environ.get("RETRAINER_LOCAL_PORT", DEFAULT_PORT)))
-
-    @property
-    def description_file(self) -> Path:
-        return self.state_dir / "stack.json"
-
-    @property
-    def log_file(self) -> Path:
-        return self.state_dir / "server.log"
-
-
-class StackNotRunning(RuntimeError):
-    pass
-
-
-def describe(location: Location) -> dict[str, Any] | None:
-    """The running stack's description, or None when no live stack answers."""
-    try:
-        description = json.loads(location.description_file.read_text())
-        os.kill(description["pid"], 0)
-        if not description["endpoint"].startswith("http://127.0.0.1:"):
-            return None
-        urllib.request.urlopen(f"{description['endpoint']}/moto-api/", timeout=2).close()  # noqa: S310 - loopback only
-    except (FileNotFoundError, ProcessLookupError, OSError, ValueError, KeyError):
-        return None
-    return description
 
 
 def up(location: Location, timeout: float = 120) -> dict[str, Any]:
@@ -114,18 +76,3 @@ def _end_leftover_jobs(location: Location) -> None:
         return
     end_process_groups([int(p) for p in pids], location.state_dir)
     (location.state_dir / PROCESS_FILE).unlink(missing_ok=True)
-
-
-def session(location: Location, deployed_ok: bool = True) -> tuple[boto3.Session, dict[str, Any]]:
-    """A boto3 session on the running local stack, with the stack's description; or, when
-    RETRAINER_STACK names a deployed stack, on AWS (your credentials) with that stack's outputs."""
-    deployed = os.environ.get("RETRAINER_STACK") if deployed_ok else None
-    if deployed:
-        aws = boto3.Session()
-        stack = aws.client("cloudformation").describe_stacks(StackName=deployed)["Stacks"][0]
-        return aws, {"stack_name": deployed, "outputs": {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}, "functions": {}}
-    running = describe(location)
-    if not running:
-        raise StackNotRunning("the local stack is not running: start it with `retrainer local up` (or `make demo`)")
-    os.environ.update(client_environment(location.port))
-    return boto3.Session(region_name=REGION), running

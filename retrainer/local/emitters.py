@@ -13,8 +13,9 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from retrainer_core.names import FINAL_STATUSES as FINAL
+
 log = logging.getLogger(__name__)
-FINAL = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
 
 
 def _millis(value: datetime | None) -> int | None:

@@ -13,7 +13,6 @@ import json
 import logging
 import math
 import os
-import re
 import shutil
 import signal
 import subprocess
@@ -26,9 +25,11 @@ from pathlib import Path
 from typing import Any
 
 from moto.sagemaker.exceptions import SagemakerClientError
+from retrainer_core.names import split_s3_uri as _split
 
 from retrainer.local.faults import Faults
 from retrainer.local.processes import PROCESS_FILE, signal_group
+from retrainer.metric_definitions import MetricDefinitions
 
 log = logging.getLogger(__name__)
 CONTAINER_ROOT = Path("/opt/ml")
@@ -353,12 +354,6 @@ class JobRunner:
         self.s3.upload_file(str(archive), bucket, key)
 
 
-def _split(uri: str) -> tuple[str, str]:
-    without = uri.removeprefix("s3://")
-    bucket, _, key = without.partition("/")
-    return bucket, key
-
-
 def _corrupt(folders: Any) -> None:
     """Fault injection 'bad-data': every staged data file loses its content, so the script meets a
     really broken input and must fail on it with its own message."""
@@ -396,19 +391,11 @@ class _MetricParser:
     """The job's MetricDefinitions applied to each log line, as SageMaker does."""
 
     def __init__(self, definitions: list[dict[str, str]]):
-        self.definitions = [(d["Name"], re.compile(d["Regex"])) for d in definitions]
+        self.definitions = MetricDefinitions(definitions)
         self.values: list[tuple[str, float, datetime]] = []
 
     def parse(self, line: str) -> None:
-        for name, pattern in self.definitions:
-            match = pattern.search(line)
-            if match:
-                try:
-                    value = float(match.group(1))
-                except ValueError:
-                    continue
-                if math.isfinite(value):
-                    self.values.append((name, value, _now()))
+        self.values += [(name, value, _now()) for name, value in self.definitions.values(line)]
 
     def final(self) -> list[dict[str, Any]]:
         last = {name: (value, at) for name, value, at in self.values}

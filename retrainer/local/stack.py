@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import socket
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -16,6 +15,7 @@ from moto.server import ThreadedMotoServer
 
 from retrainer.code_package import code_version, publish
 from retrainer.local import moto_patches
+from retrainer.local.address import CREDENTIALS, REGION, client_environment, endpoint, ensure_free  # noqa: F401 - CREDENTIALS: part of this module's interface
 from retrainer.local.emitters import (
     AlarmStateEmitter,
     ExecutionStatusEmitter,
@@ -28,7 +28,6 @@ from retrainer.local.lambdas import LambdaRuntime
 from retrainer.local.pollers import QueuePoller
 from retrainer.local.provision import Provisioned, Provisioner
 
-REGION = "us-east-1"
 STACK_NAME = "retrainer-local"
 CONTAINER = "scarcegan"
 # Values the template leaves to the deployer. Images are not pulled locally (the runner executes the
@@ -41,32 +40,7 @@ LOCAL_PARAMETERS = {
     "TriggerBatchingWindowSeconds": "2",
     "TransientRetryWaitSeconds": "1",
 }
-CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": REGION}
 log = logging.getLogger(__name__)
-
-
-def ensure_free(port: int) -> None:
-    """Refuse a taken port: the server would fail in its thread while provisioning went on elsewhere.
-    Taken means something listens there: connections of a stack that just stopped (TIME_WAIT) do not
-    count, the server binds with SO_REUSEADDR as well (werkzeug's does)."""
-    with socket.socket() as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind(("127.0.0.1", port))
-        except OSError:
-            raise RuntimeError(
-                f"port {port} is in use (another local stack, from another checkout?): stop it, "
-                "or choose another port with RETRAINER_LOCAL_PORT"
-            ) from None
-
-
-def endpoint(port: int) -> str:
-    return f"http://127.0.0.1:{port}"
-
-
-def client_environment(port: int) -> dict[str, str]:
-    """What a process needs to talk to the local stack with plain boto3 (or the AWS CLI)."""
-    return {**CREDENTIALS, "AWS_ENDPOINT_URL": endpoint(port)}
 
 
 class LocalStack:

@@ -5,11 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import boto3
+from retrainer_core.names import FINAL_STATUSES as FINAL
 
 from retrainer import runs
-from retrainer.local.stack import REGION
-
-FINAL = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
+from retrainer.local.address import REGION
 
 
 def clients(*services: str) -> list[Any]:

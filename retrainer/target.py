@@ -1,0 +1,69 @@
+"""Which stack a command talks to: the running local stack (its <state dir>/stack.json), or the deployed
+stack RETRAINER_STACK names. Loads boto3 only to open a session, and never moto or the local stack."""
+
+from __future__ import annotations
+
+import json
+import os
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from retrainer.local.address import REGION, client_environment
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_PORT = 4577
+
+
+@dataclass(frozen=True)
+class Location:
+    state_dir: Path
+    port: int
+
+    @classmethod
+    def from_environment(cls) -> Location:
+        state_dir = Path(os.environ.get("RETRAINER_STATE_DIR", PROJECT_ROOT / ".retrainer"))
+        return cls(state_dir.resolve(), int(os.environ.get("RETRAINER_LOCAL_PORT", DEFAULT_PORT)))
+
+    @property
+    def description_file(self) -> Path:
+        return self.state_dir / "stack.json"
+
+    @property
+    def log_file(self) -> Path:
+        return self.state_dir / "server.log"
+
+
+class StackNotRunning(RuntimeError):
+    pass
+
+
+def describe(location: Location) -> dict[str, Any] | None:
+    """The running stack's description, or None when no live stack answers."""
+    try:
+        description = json.loads(location.description_file.read_text())
+        os.kill(description["pid"], 0)
+        if not description["endpoint"].startswith("http://127.0.0.1:"):
+            return None
+        urllib.request.urlopen(f"{description['endpoint']}/moto-api/", timeout=2).close()  # noqa: S310 - loopback only
+    except (FileNotFoundError, ProcessLookupError, OSError, ValueError, KeyError):
+        return None
+    return description
+
+
+def session(location: Location, deployed_ok: bool = True) -> tuple[Any, dict[str, Any]]:
+    """A boto3 session on the running local stack, with the stack's description; or, when
+    RETRAINER_STACK names a deployed stack, on AWS (your credentials) with that stack's outputs."""
+    import boto3  # here, not at import: `--help` and `local up | down | status` need none of it
+
+    deployed = os.environ.get("RETRAINER_STACK") if deployed_ok else None
+    if deployed:
+        aws = boto3.Session()
+        stack = aws.client("cloudformation").describe_stacks(StackName=deployed)["Stacks"][0]
+        return aws, {"stack_name": deployed, "outputs": {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}, "functions": {}}
+    running = describe(location)
+    if not running:
+        raise StackNotRunning("the local stack is not running: start it with `retrainer local up` (or `make demo`)")
+    os.environ.update(client_environment(location.port))
+    return boto3.Session(region_name=REGION), running
