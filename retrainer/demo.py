@@ -9,11 +9,12 @@ import json
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from retrainer_core.names import FINAL_STATUSES
+from retrainer_core.ledger import Ledger
+from retrainer_core.names import FINAL_STATUSES, execution_arn
 
 from retrainer import runs, synthetic
 from retrainer.follow import follow
@@ -53,15 +54,26 @@ def land_batch(s3: Any, bucket: str, model: str, batch: str, seed: int = 7, fmt:
     return f"s3://{bucket}/{prefix}"
 
 
-def wait_for_execution(sfn: Any, state_machine_arn: str, landing_uri: str, timeout: float) -> dict[str, Any]:
+def wait_for_execution(session: Any, stack: dict[str, Any], model: str, landing_uri: str, since: str,
+                       timeout: float) -> dict[str, Any]:
+    """The execution of the run the landing started, described: the ledger's run of that landing (a query
+    on the model's runs started since it landed), once its execution is recorded."""
+    ledger = Ledger(stack["outputs"]["RunLedgerTableName"])
+    sfn = session.client("stepfunctions")
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        for execution in reversed(runs.executions(sfn, state_machine_arn)):
-            described = sfn.describe_execution(executionArn=execution["executionArn"])
-            if f'"uri": "{landing_uri}"' in described.get("input", ""):
-                return described
+        found = ledger.runs(1, model=model, since=since, where={"data.uri": landing_uri})
+        if found and found[0].get("attempts"):
+            arn = execution_arn(stack["outputs"]["StateMachineArn"], found[0]["attempts"][0]["execution"])
+            return sfn.describe_execution(executionArn=arn)
         time.sleep(0.5)
     raise TimeoutError(f"no execution started for {landing_uri} within {timeout:.0f}s: check the trigger queue's DLQ")
+
+
+def landed_since(now: datetime | None = None, margin_seconds: int = 300) -> str:
+    """A start-time bound for the runs a landing made now can start (ISO, as the ledger keeps started_at),
+    with a margin for the clocks of the machine and of the stack's functions."""
+    return ((now or datetime.now(UTC)) - timedelta(seconds=margin_seconds)).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def summary(session: Any, stack: dict[str, Any], described: dict[str, Any], landing_uri: str) -> dict[str, Any]:
@@ -114,15 +126,14 @@ def approve_pick(session: Any, result: dict[str, Any], out: Any) -> dict[str, An
 
 def score_batch(session: Any, stack: dict[str, Any], out: Any, timeout: float, drift: float = 0.0) -> dict[str, Any]:
     """A fresh scoring batch lands -> the scoring run of the approved version -> flagged players."""
-    from retrainer_core.ledger import Ledger
-
     batch = f"scoring-{datetime.now(UTC):%Y%m%dT%H%M%S}"
+    since = landed_since()
     scoring = land_scoring(session.client("s3"), stack["outputs"]["LandingBucketName"], "scarcegan", batch, drift=drift)
     print(f"landed scoring data {scoring} (+ _SUCCESS); the approved model scores it", file=out, flush=True)
     ledger = Ledger(stack["outputs"]["RunLedgerTableName"])
 
     def scored() -> dict[str, Any] | None:
-        found = [r for r in ledger.runs(200) if r.get("kind") == "scoring" and r.get("batch") == batch]
+        found = ledger.runs(10, model="scarcegan", since=since, where={"kind": "scoring", "batch": batch})
         return next((r for r in found if r["status"] in FINAL_STATUSES), None)
 
     run = runs.wait_until(f"the scoring run of {batch}", scored, timeout)
@@ -161,10 +172,10 @@ def run(fail_step: str | None, timeout: float, out: Any = sys.stderr, drift: boo
     if fail_step:
         Faults(location.state_dir / "faults.json").arm(fail_step, "bad-data")
         print(f"fault armed: the next {fail_step} job gets emptied input files", file=out, flush=True)
-    batch = f"demo-{datetime.now(UTC):%Y%m%dT%H%M%S}"
+    batch, since = f"demo-{datetime.now(UTC):%Y%m%dT%H%M%S}", landed_since()
     landing = land_batch(session.client("s3"), stack["outputs"]["LandingBucketName"], "scarcegan", batch)
     print(f"landed {landing} (+ _SUCCESS); waiting for the trigger to start a run", file=out, flush=True)
-    execution = wait_for_execution(session.client("stepfunctions"), stack["outputs"]["StateMachineArn"], landing, 60)
+    execution = wait_for_execution(session, stack, "scarcegan", landing, since, 60)
     print(f"run {execution['name']} started by the landing event", file=out, flush=True)
     described = follow(session, execution, out, timeout)
     result = summary(session, stack, described, landing)

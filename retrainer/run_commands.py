@@ -76,7 +76,7 @@ def validate_request(stack: dict[str, Any], model: str, params: list[str], gates
     Returns the request's detail (overrides, quality_gate, data_uri); overrides are checked against
     the parameter schema the stack's code publishes (names, types, ranges; docs/decisions/0300)."""
     outputs = stack["outputs"]
-    stack_model = outputs.get("ModelName") or outputs.get("ModelPackageGroupName", "").removesuffix("-models")
+    stack_model = target.model_of(stack)
     if model != stack_model:
         raise InvalidRequest(f"unknown model {model!r}: this stack retrains {stack_model!r}")
     overrides = dict(_pair(p, "--param") for p in params)
@@ -157,7 +157,7 @@ def _said(decided: dict[str, Any]) -> str:
 
 def _runs(args: argparse.Namespace) -> int:
     _, stack = _stack()
-    found = Ledger(stack["outputs"]["RunLedgerTableName"]).runs(args.limit)
+    found = Ledger(stack["outputs"]["RunLedgerTableName"]).runs(args.limit, model=target.model_of(stack))
     if args.json:
         print(json.dumps([{k: v for k, v in r.items() if k != "spec"} for r in found], default=str))
         return 0

@@ -26,8 +26,9 @@ def add_arguments(command: str, parser: Any) -> None:
     parser.set_defaults(run=_scores)
 
 
-def scoring_runs(ledger: Any, limit: int = 200) -> list[dict[str, Any]]:
-    return [r for r in ledger.runs(limit) if r.get("kind") == "scoring"]
+def scoring_runs(ledger: Any, model: str, limit: int = 200) -> list[dict[str, Any]]:
+    """The model's scoring runs, newest first (a query on the ledger's RunsByStart index)."""
+    return ledger.runs(limit, model=model, where={"kind": "scoring"})
 
 
 def latest_for(runs: list[dict[str, Any]], batch: str) -> dict[str, Any] | None:
@@ -46,7 +47,7 @@ def _scores(args: argparse.Namespace) -> int:
     from retrainer_core.ledger import Ledger
 
     session, stack = target.session(target.Location.from_environment())
-    found = scoring_runs(Ledger(stack["outputs"]["RunLedgerTableName"]))
+    found = scoring_runs(Ledger(stack["outputs"]["RunLedgerTableName"]), target.model_of(stack))
     if not args.batch:
         if args.json:
             print(json.dumps([{k: v for k, v in r.items() if k != "spec"} for r in found], default=str))

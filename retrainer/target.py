@@ -67,3 +67,9 @@ def session(location: Location, deployed_ok: bool = True) -> tuple[Any, dict[str
         raise StackNotRunning("the local stack is not running: start it with `retrainer local up` (or `make demo`)")
     os.environ.update(client_environment(location.port))
     return boto3.Session(region_name=REGION), running
+
+
+def model_of(stack: dict[str, Any]) -> str:
+    """The model the stack retrains (its ModelName output; older stacks: the model package group's name)."""
+    outputs = stack["outputs"]
+    return outputs.get("ModelName") or outputs.get("ModelPackageGroupName", "").removesuffix("-models")

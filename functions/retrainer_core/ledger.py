@@ -20,13 +20,16 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterator
 from decimal import Decimal
 from functools import cache
+from itertools import islice
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from retrainer_core.aws import client
+from retrainer_core.names import SUCCEEDED
 
 
 def _conditional_failed(error: ClientError) -> bool:
@@ -254,13 +257,20 @@ class Ledger:
                                UpdateExpression="SET arn = :arn", ExpressionAttributeValues={":arn": arn})
 
     def latest_succeeded(self, model: str) -> dict[str, Any] | None:
-        """The model's newest successful run (its preprocess artifacts are the drift baseline)."""
-        done = [r for r in self.runs(1000) if r["model"] == model and r["status"] == "SUCCEEDED"]
-        return max(done, key=lambda r: r.get("ended_at", ""), default=None)
+        """The model's newest successful run by when it ended (its preprocess artifacts are the drift
+        baseline): its finished runs newest first (RunsByEnd), the first that succeeded."""
+        return next(self._query(RUNS_BY_END, model, where={"status": SUCCEEDED}), None)
 
-    def runs(self, limit: int = 50) -> list[dict[str, Any]]:
+    def runs(self, limit: int = 50, model: str | None = None, since: str | None = None,
+             where: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        """Run records, newest started first. Of one model: a Query (RunsByStart), from `since` (an ISO
+        start time) when given, keeping those whose attributes equal `where`'s ({"kind": "scoring"},
+        {"data.uri": ...}). Without a model: every model's, by a Scan, for an operator's listing and
+        tests; no hot path calls it so."""
+        if model is not None:
+            return list(islice(self._query(RUNS_BY_START, model, since, where), limit))
         items: list[dict[str, Any]] = []
-        scan: dict[str, Any] = {"FilterExpression": "sk = :run", "ExpressionAttributeValues": {":run": "RUN"}}
+        scan: dict[str, Any] = _filter({"sk": "RUN", **(where or {})})
         while True:
             page = self.table.scan(**scan)
             items += [_plain(i) for i in page["Items"]]
@@ -268,7 +278,51 @@ class Ledger:
                 break
             scan["ExclusiveStartKey"] = page["LastEvaluatedKey"]
         items.sort(key=lambda r: r.get("started_at", ""), reverse=True)
-        return [{k: v for k, v in i.items() if k not in ("pk", "sk")} for i in items[:limit]]
+        return [_run(i) for i in items[:limit]]
+
+    def _query(self, index: str, model: str, since: str | None = None,
+               where: dict[str, Any] | None = None) -> Iterator[dict[str, Any]]:
+        """A model's run records from one index, newest first, page by page as the caller reads on."""
+        query: dict[str, Any] = _filter(where or {})
+        names, values = query.setdefault("ExpressionAttributeNames", {}), query.setdefault("ExpressionAttributeValues", {})
+        names["#model"], values[":model"] = "model", model
+        query.update(IndexName=index, ScanIndexForward=False, KeyConditionExpression="#model = :model")
+        if since is not None:
+            names["#at"], values[":since"] = INDEX_RANGE_KEY[index], since
+            query["KeyConditionExpression"] += " AND #at >= :since"
+        while True:
+            page = self.table.query(**query)
+            yield from (_run(_plain(i)) for i in page["Items"])
+            if "LastEvaluatedKey" not in page:
+                return
+            query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+# The run ledger's indexes (template.yaml RunLedgerTable): a model's run records by start and by end.
+# Only run items carry `model` with `started_at` / `ended_at`, so the indexes hold nothing else.
+RUNS_BY_START, RUNS_BY_END = "RunsByStart", "RunsByEnd"
+INDEX_RANGE_KEY = {RUNS_BY_START: "started_at", RUNS_BY_END: "ended_at"}
+
+
+def _run(item: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in item.items() if k not in ("pk", "sk")}
+
+
+def _filter(where: dict[str, Any]) -> dict[str, Any]:
+    """A FilterExpression of equalities; a dotted name is a nested attribute ("data.uri")."""
+    if not where:
+        return {}
+    names: dict[str, str] = {}
+    values: dict[str, Any] = {}
+    terms = []
+    for index, (name, value) in enumerate(sorted(where.items())):
+        path = []
+        for depth, part in enumerate(name.split(".")):
+            names[f"#w{index}_{depth}"] = part
+            path.append(f"#w{index}_{depth}")
+        values[f":w{index}"] = value
+        terms.append(f"{'.'.join(path)} = :w{index}")
+    return {"FilterExpression": " AND ".join(terms), "ExpressionAttributeNames": names, "ExpressionAttributeValues": values}
 
 
 @cache

@@ -1,10 +1,23 @@
 """Unit-tier fixtures: the ledger on moto's in-process DynamoDB (real conditional-write semantics, no
 server, no network)."""
 
+from functools import cache
+from pathlib import Path
+
 import pytest
 from moto import mock_aws
 
 LEDGER_TABLE, IDEMPOTENCY_TABLE = "ledger", "idempotency"
+TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"
+
+
+@cache
+def ledger_table_keys() -> dict:
+    """The run ledger's keys and indexes as template.yaml declares them (what deploys, and what the local stack creates)."""
+    from retrainer.local.template import load
+
+    properties = load(TEMPLATE)["Resources"]["RunLedgerTable"]["Properties"]
+    return {k: properties[k] for k in ("AttributeDefinitions", "KeySchema", "GlobalSecondaryIndexes") if k in properties}
 
 
 @pytest.fixture
@@ -21,9 +34,7 @@ def aws(monkeypatch):
     data_access.client.cache_clear()
     with mock_aws():
         dynamodb = data_access.client("dynamodb")
-        dynamodb.create_table(TableName=LEDGER_TABLE, BillingMode="PAY_PER_REQUEST",
-                              AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}, {"AttributeName": "sk", "AttributeType": "S"}],
-                              KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}])
+        dynamodb.create_table(TableName=LEDGER_TABLE, BillingMode="PAY_PER_REQUEST", **ledger_table_keys())
         dynamodb.create_table(TableName=IDEMPOTENCY_TABLE, BillingMode="PAY_PER_REQUEST",
                               AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
                               KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}])

@@ -1,3 +1,4 @@
+import pytest
 from retrainer_core.ledger import Ledger
 
 from tests.unit.conftest import LEDGER_TABLE
@@ -53,3 +54,65 @@ def test_an_execution_is_recorded_once_however_many_invocations_record_it(ledger
 
     assert (first, again) == (True, False)
     assert [a["execution"] for a in ledger.run("r")["attempts"]] == ["r"]
+
+
+# ---- queries, not Scans (docs/decisions/0502-ledger-queries.md)
+@pytest.fixture
+def calls(ledger):
+    """The DynamoDB operations the ledger sends, by name, counted through botocore's event hooks."""
+    made: list[str] = []
+    ledger.table.meta.client.meta.events.register("before-call.dynamodb.*", lambda model, **_: made.append(model.name))
+    return made
+
+
+def _runs(ledger, model, rows):
+    for run_id, started, ended, status, extra in rows:
+        ledger.record_run({"run_id": run_id, "model": model, "status": "STARTING", "started_at": started, "spec": {}, **extra})
+        if ended:
+            ledger.update_run(run_id, status=status, ended_at=ended)
+
+
+def test_latest_succeeded_is_the_newest_to_end_successfully_found_by_query(ledger, calls):
+    _runs(ledger, "m", [("old", "2026-01-01T00:00:00Z", "2026-01-01T01:00:00Z", "SUCCEEDED", {}),
+                        ("long", "2026-01-02T00:00:00Z", "2026-01-02T09:00:00Z", "SUCCEEDED", {}),  # ended last
+                        ("short", "2026-01-02T01:00:00Z", "2026-01-02T02:00:00Z", "SUCCEEDED", {"kind": "scoring"}),
+                        ("failed", "2026-01-03T00:00:00Z", "2026-01-03T01:00:00Z", "FAILED", {}),
+                        ("running", "2026-01-04T00:00:00Z", None, None, {})])
+    _runs(ledger, "other", [("theirs", "2026-02-01T00:00:00Z", "2026-02-01T01:00:00Z", "SUCCEEDED", {})])
+    calls.clear()
+
+    assert ledger.latest_succeeded("m")["run_id"] == "long"
+    assert ledger.latest_succeeded("nobody") is None
+    assert set(calls) == {"Query"}
+
+
+def test_runs_of_a_model_come_newest_first_by_query_with_filters_and_a_start_bound(ledger, calls):
+    _runs(ledger, "m", [(f"r{i}", f"2026-01-0{i}T00:00:00Z", None, None, {"kind": "scoring", "batch": f"b{i % 2}"} if i % 2 else {})
+                        for i in range(1, 8)])
+    _runs(ledger, "other", [("theirs", "2026-01-09T00:00:00Z", None, None, {})])
+    ledger.record_decision("req", {"action": "start", "model": "m", "run_id": "r1"})  # not a run: never listed
+    calls.clear()
+
+    assert [r["run_id"] for r in ledger.runs(3, model="m")] == ["r7", "r6", "r5"]
+    assert [r["run_id"] for r in ledger.runs(10, model="m", where={"kind": "scoring"})] == ["r7", "r5", "r3", "r1"]
+    assert [r["run_id"] for r in ledger.runs(10, model="m", since="2026-01-05T00:00:00Z", where={"batch": "b1"})] == ["r7", "r5"]
+    assert set(calls) == {"Query"}
+
+
+def test_a_run_is_found_by_its_landing_a_nested_attribute(ledger, calls):
+    ledger.record_run({"run_id": "a", "model": "m", "status": "RUNNING", "started_at": "2026-01-01T00:00:00Z",
+                       "data": {"uri": "s3://l/incoming/m/a/"}, "spec": {}})
+    ledger.record_run({"run_id": "b", "model": "m", "status": "RUNNING", "started_at": "2026-01-02T00:00:00Z",
+                       "data": {"uri": "s3://l/incoming/m/b/"}, "spec": {}})
+    calls.clear()
+
+    found = ledger.runs(1, model="m", since="2026-01-01T00:00:00Z", where={"data.uri": "s3://l/incoming/m/a/"})
+
+    assert [r["run_id"] for r in found] == ["a"] and set(calls) == {"Query"}
+
+
+def test_without_a_model_every_run_is_listed_newest_first(ledger):
+    _runs(ledger, "m", [("r1", "2026-01-01T00:00:00Z", None, None, {})])
+    _runs(ledger, "n", [("r2", "2026-01-02T00:00:00Z", None, None, {})])
+
+    assert [r["run_id"] for r in ledger.runs()] == ["r2", "r1"]
