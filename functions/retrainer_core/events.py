@@ -12,8 +12,7 @@ import json
 from datetime import datetime
 from typing import Any, Literal
 
-from aws_lambda_powertools.utilities.parser.models import EventBridgeModel, S3EventNotificationEventBridgeModel
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
 from retrainer_core.errors import PermanentTriggerError
 
@@ -22,6 +21,69 @@ LANDING_ROOT = "incoming/"  # training data: incoming/<model>/<batch>/
 SCORING_ROOT = "scoring/"  # data being scored, checked for drift: scoring/<model>/<batch>/
 CLI_SOURCE = "retrainer"
 MODEL_PACKAGE_GROUP_SUFFIX = "-models"  # the template names each model's group <model>-models
+
+
+class EventBridgeModel(BaseModel):
+    """An EventBridge event as AWS documents it: the envelope Powertools' parser models too
+    (aws_lambda_powertools.utilities.parser.models.EventBridgeModel, same fields, aliases and
+    required-ness). Ours, because importing Powertools' models module builds every AWS event model it
+    knows, which cost the handlers' cold start about half a boto3 import (docs/decisions/0503)."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    version: str
+    id: str
+    source: str
+    account: str
+    time: datetime
+    region: str
+    resources: list[str]
+    detail_type: str = Field(alias="detail-type")
+    detail: dict[str, Any]
+    replay_name: str | None = Field(None, alias="replay-name")
+
+    @field_validator("detail", mode="before")
+    @classmethod
+    def _scheduler_detail(cls, value: Any, info: ValidationInfo) -> Any:
+        # EventBridge Scheduler sends an empty detail as the string '{}' (as Powertools' model allows)
+        return {} if info.data.get("source") == "aws.scheduler" and value == "{}" else value
+
+
+class _OneKind(BaseModel):
+    """The detail of one kind of event: an invocation meets one or two kinds, so each is built (its
+    validator generated) when first used, not at import (docs/decisions/0503)."""
+
+    model_config = ConfigDict(defer_build=True)
+
+
+class _S3Bucket(_OneKind):
+    name: str
+
+
+class _S3Object(_OneKind):
+    key: str
+    size: float | None = Field(None, ge=0)
+    etag: str = ""
+    version_id: str | None = Field(None, alias="version-id")
+    sequencer: str | None = None
+
+
+class _S3ObjectCreatedDetail(_OneKind):
+    """S3's "Object Created" detail (S3 -> EventBridge), the fields required as AWS always sends them."""
+
+    version: str
+    bucket: _S3Bucket
+    object: _S3Object
+    request_id: str = Field(alias="request-id")
+    requester: str
+    source_ip_address: str | None = Field(None, alias="source-ip-address")
+    reason: str | None = None
+
+
+class S3EventNotificationEventBridgeModel(EventBridgeModel):
+    model_config = ConfigDict(populate_by_name=True, defer_build=True)
+
+    detail: _S3ObjectCreatedDetail  # type: ignore[assignment]
 
 
 class Landing(BaseModel):
@@ -65,7 +127,7 @@ class Trigger(BaseModel):
     approval_status: str | None = None
 
 
-class _ModelPackageDetail(BaseModel):
+class _ModelPackageDetail(_OneKind):
     """SageMaker "Model Package State Change": the detail carries the package as DescribeModelPackage does."""
 
     ModelPackageGroupName: str  # noqa: N815 - AWS's field names
@@ -73,17 +135,17 @@ class _ModelPackageDetail(BaseModel):
     ModelApprovalStatus: str  # noqa: N815
 
 
-class _AlarmState(BaseModel):
+class _AlarmState(_OneKind):
     value: str
     timestamp: str | None = None
 
 
-class _AlarmDetail(BaseModel):
+class _AlarmDetail(_OneKind):
     alarmName: str  # noqa: N815 - AWS's field name
     state: _AlarmState
 
 
-class _StartDetail(BaseModel):
+class _StartDetail(_OneKind):
     model: str
     request_id: str
     overrides: dict[str, str] = Field(default_factory=dict)
@@ -93,17 +155,17 @@ class _StartDetail(BaseModel):
     requested_by: str | None = None
 
 
-class _QuietCheckDetail(BaseModel):
+class _QuietCheckDetail(_OneKind):
     bucket: str
     model: str
     batch: str
 
 
-class _ScheduleDetail(BaseModel):
+class _ScheduleDetail(_OneKind):
     model: str
 
 
-class _ResumeDetail(BaseModel):
+class _ResumeDetail(_OneKind):
     run_id: str
     request_id: str | None = None  # the CLI's, so it can read what became of the request by key
     requested_by: str | None = None

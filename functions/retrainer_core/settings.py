@@ -1,4 +1,7 @@
-"""Each function's environment as a pydantic model, parsed once by its handler."""
+"""Each function's environment as a pydantic model, parsed once by its handler.
+
+Every function's package holds all of them but uses one: each is built (its validator generated) when
+its handler first parses the environment, not when the module is imported (docs/decisions/0503)."""
 
 from __future__ import annotations
 
@@ -9,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 
 class _Environment(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    model_config = ConfigDict(extra="ignore", frozen=True, defer_build=True)
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]):
@@ -17,6 +20,8 @@ class _Environment(BaseModel):
 
 
 class StepResources(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     image: str
     instance_type: str
     instance_count: int = Field(ge=1)
