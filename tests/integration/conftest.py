@@ -23,8 +23,9 @@ def cli_run(local_stack, monkeypatch, capsys):
 
 def _without_lambda_metrics(out: str) -> str:
     """The session's Lambda handlers run in this process (their threads) and print Powertools' EMF
-    metric lines to stdout, as they do to CloudWatch Logs on AWS: not the CLI's output."""
-    return "".join(line for line in out.splitlines(keepends=True) if not line.startswith('{"_aws"'))
+    metric lines to stdout, as they do to CloudWatch Logs on AWS, and their Logger's JSON lines to the
+    stdout of the test that first invoked them: not the CLI's output."""
+    return "".join(line for line in out.splitlines(keepends=True) if not line.startswith(('{"_aws"', '{"level"')))
 
 
 @pytest.fixture(scope="session")
