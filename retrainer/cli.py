@@ -54,8 +54,9 @@ def parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # `retrainer models | head` ends quietly
-    argv = sys.argv[1:] if argv is None else argv
+    if argv is None:  # run as the program (not called in a process that has sockets of its own, e.g. tests)
+        signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # `retrainer models | head` ends quietly
+        argv = sys.argv[1:]
     args = parser(argv).parse_args(argv)
     try:
         return args.run(args)
