@@ -31,6 +31,8 @@ from botocore.exceptions import ClientError
 from retrainer_core.aws import client
 from retrainer_core.names import SUCCEEDED
 
+RACE_TRIES = 10  # rounds of a conditional write that lost a race, before it is an error
+
 
 def _conditional_failed(error: ClientError) -> bool:
     return error.response["Error"]["Code"] in ("ConditionalCheckFailedException", "TransactionCanceledException")
@@ -60,19 +62,22 @@ class Ledger:
     # ---- locks
     def acquire(self, model: str, run_id: str, ttl_seconds: int) -> str | None:
         """Take the model's lock for run_id. Returns None when taken, else the run that holds it."""
-        now = int(self.now())
-        try:
-            self.table.put_item(
-                Item={"pk": f"MODEL#{model}", "sk": "LOCK", "run_id": run_id, "acquired_at": now, "expires_at": now + ttl_seconds},
-                ConditionExpression="attribute_not_exists(pk) OR expires_at < :now OR run_id = :run",
-                ExpressionAttributeValues={":now": now, ":run": run_id},
-            )
-            return None
-        except ClientError as error:
-            if not _conditional_failed(error):
-                raise
-        holder = self.lock(model)
-        return holder["run_id"] if holder else self.acquire(model, run_id, ttl_seconds)
+        for _ in range(RACE_TRIES):  # again only when the holder let go between our write and our read
+            now = int(self.now())
+            try:
+                self.table.put_item(
+                    Item={"pk": f"MODEL#{model}", "sk": "LOCK", "run_id": run_id, "acquired_at": now, "expires_at": now + ttl_seconds},
+                    ConditionExpression="attribute_not_exists(pk) OR expires_at < :now OR run_id = :run",
+                    ExpressionAttributeValues={":now": now, ":run": run_id},
+                )
+                return None
+            except ClientError as error:
+                if not _conditional_failed(error):
+                    raise
+            holder = self.lock(model)
+            if holder:
+                return holder["run_id"]
+        raise RuntimeError(f"the lock of {model} changed hands {RACE_TRIES} times while {run_id} tried to take it")
 
     def lock(self, model: str) -> dict[str, Any] | None:
         item = self.table.get_item(Key={"pk": f"MODEL#{model}", "sk": "LOCK"}, ConsistentRead=True).get("Item")
@@ -81,6 +86,14 @@ class Ledger:
     def add_pending(self, model: str, holder: str, landing: dict[str, Any]) -> bool:
         """Remember a run (keyed by its run id) for the one follow-up after `holder` ends; False if
         holder no longer holds the lock."""
+        for _ in range(RACE_TRIES):  # again only when another run's pending map appeared meanwhile
+            added = self._add_pending(model, holder, landing)
+            if added is not None:
+                return added
+        raise RuntimeError(f"the pending runs of {model} kept changing while {landing['run_id']} was added")
+
+    def _add_pending(self, model: str, holder: str, landing: dict[str, Any]) -> bool | None:
+        """True: added; False: holder no longer holds the lock; None: try again."""
         try:
             self.table.update_item(
                 Key={"pk": f"MODEL#{model}", "sk": "LOCK"},
@@ -105,7 +118,7 @@ class Ledger:
             if not _conditional_failed(error):
                 raise
             holder_now = self.lock(model)
-            return bool(holder_now and holder_now["run_id"] == holder and self.add_pending(model, holder, landing))
+            return None if holder_now and holder_now["run_id"] == holder else False
 
     def release(self, model: str, run_id: str) -> dict[str, Any]:
         """Drop run_id's lock; returns the pending landings it carried (empty if it held none)."""
