@@ -33,9 +33,9 @@ def finish(detail: dict[str, Any], history: list[dict[str, Any]], ledger: Any, w
     if run_input.get("retries", {}).get("attempt", 0) > 0 and run.get("steps"):  # a transient failure's next attempt
         steps = merge_attempts(run["steps"], steps)
     failed = {**found, "execution": detail["name"]} if (found := failure(history)) else None
-    if status == "FAILED" and is_transient(failed) and run.get("spec"):
+    if status == "FAILED" and is_transient(failed) and "retries" in run_input:
         ledger.update_run(run_id, last_execution=detail["name"], steps=steps)
-        if retry_transient(run, workflow, ledger):
+        if retry_transient(run_input, len(run.get("attempts", [])), workflow, ledger):
             return None  # still running: the lock stays, nothing to say yet
     costs = [s["cost_usd"] for s in steps if s.get("cost_usd") is not None]
     ledger.update_run(

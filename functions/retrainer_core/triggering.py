@@ -198,19 +198,19 @@ def execution_input(spec: dict[str, Any], ledger: Any, delay_seconds: int = 0) -
     return {**spec, "retries": {**spec["retries"], "delay_seconds": delay_seconds}, "steps": cached_steps(spec, ledger)}
 
 
-def retry_transient(run: dict[str, Any], workflow: Starter, ledger: Any) -> str | None:
+def retry_transient(ended_input: dict[str, Any], attempts: int, workflow: Starter, ledger: Any) -> str | None:
     """A job of the run died inside SageMaker (docs/decisions/0303): its next attempt `<run>-r<n>` backs
     off, then goes on from the failed step (what completed is a hit of the run's own). None when the
-    run has had its `retries.max` such attempts. The model's lock stays with the run."""
-    spec = run["spec"]
-    retries = spec["retries"]
+    ended execution (`ended_input`) was the run's `retries.max`-th such attempt. The lock stays."""
+    retries = ended_input["retries"]
     if retries.get("attempt", 0) >= retries.get("max", 0):
         return None
-    spec = {**spec, "retries": {**retries, "attempt": retries.get("attempt", 0) + 1}}
-    name = f"{run['run_id']}-r{len(run.get('attempts', []))}"
-    ledger.update_run(run["run_id"], spec=spec)
+    spec = {k: v for k, v in ended_input.items() if k != "steps"}
+    spec["retries"] = {**retries, "attempt": retries.get("attempt", 0) + 1, "delay_seconds": 0}
+    run_id = spec["run_id"]
+    name = f"{run_id}-r{attempts}"
     workflow.start(name, execution_input(spec, ledger, retries.get("wait_seconds", 0)))  # False: started already (a redelivery)
-    ledger.add_attempt(run["run_id"], {"execution": name, "started_at": int(time.time()), "requested_by": "transient-failure"})
+    ledger.add_attempt(run_id, {"execution": name, "started_at": int(time.time()), "requested_by": "transient-failure"})
     return name
 
 
