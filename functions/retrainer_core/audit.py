@@ -128,7 +128,8 @@ def failure(history: list[dict[str, Any]]) -> dict[str, str] | None:
         return None
     details = ended.get("executionFailedEventDetails", {})
     error, cause = details.get("error") or "", details.get("cause") or ""
-    step = error.removesuffix("Failed") if error in ("PreprocessFailed", "TrainFailed", "EvaluateFailed") else (
+    # <Step>Failed names the step; registration's own errors (QualityGateNotMet, RegistrationError) do not
+    step = error.removesuffix("Failed") if error.endswith("Failed") else (
         "QualityGate" if error == "QualityGateNotMet" else "RegisterModels")
     lambda_error = _document(cause)
     if lambda_error and "errorMessage" in lambda_error:  # a Lambda's error document: its message is the cause

@@ -32,7 +32,8 @@ def finish(detail: dict[str, Any], history: list[dict[str, Any]], ledger: Any, w
         return None  # an earlier attempt's event, redelivered or late: the run has moved on
     if run_input.get("retries", {}).get("attempt", 0) > 0 and run.get("steps"):  # a transient failure's next attempt
         steps = merge_attempts(run["steps"], steps)
-    failed = {**found, "execution": detail["name"]} if (found := failure(history)) else None
+    # a scoring run records its own failure (score.asl.json's HandleFailure); a training run's is read here
+    failed = run.get("failure") or ({**found, "execution": detail["name"]} if (found := failure(history)) else None)
     if status == "FAILED" and is_transient(failed) and "retries" in run_input:
         ledger.update_run(run_id, last_execution=detail["name"], steps=steps)
         if retry_transient(run_input, len(run.get("attempts", [])), workflow, ledger):
