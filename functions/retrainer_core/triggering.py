@@ -195,7 +195,11 @@ def resume(trigger: Trigger, workflow: Starter, ledger: Any, lock_ttl_seconds: i
 def execution_input(spec: dict[str, Any], ledger: Any, delay_seconds: int = 0) -> dict[str, Any]:
     """What one execution of a run starts with: its spec, the steps whose outputs exist already (cache
     hits, looked up now, once) and how long to back off before the first step."""
-    return {**spec, "retries": {**spec["retries"], "delay_seconds": delay_seconds}, "steps": cached_steps(spec, ledger)}
+    paths = spec["paths"]
+    if "champion" not in paths:  # a run recorded before evaluate's champion input was always present (0510)
+        paths = {**paths, "champion": (spec.get("champion") or {}).get("model_data_url") or paths["code"]}
+    return {**spec, "paths": paths, "retries": {**spec["retries"], "delay_seconds": delay_seconds},
+            "steps": cached_steps(spec, ledger)}
 
 
 def retry_transient(ended_input: dict[str, Any], attempts: int, workflow: Starter, ledger: Any) -> str | None:

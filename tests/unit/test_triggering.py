@@ -367,3 +367,13 @@ def test_a_late_event_of_an_earlier_attempt_changes_nothing(ledger):
     finish(*failed_event, ledger, workflow, Notes())  # redelivered after the next attempt started
 
     assert list(workflow.started) == [run.run_id, f"{run.run_id}-r1"] and ledger.run(run.run_id)["status"] == "RUNNING"
+
+
+def test_a_run_recorded_before_the_champion_input_resumes_with_one(ledger):
+    from retrainer_core.triggering import execution_input
+
+    workflow = FakeWorkflow()
+    run = decide(landing("t5"), SETTINGS, landed("t5"), workflow, ledger)
+    old = {**workflow.started[run.run_id], "paths": {k: v for k, v in workflow.started[run.run_id]["paths"].items() if k != "champion"}}
+
+    assert execution_input(old, ledger)["paths"]["champion"] == old["paths"]["code"]  # no champion: the code package
