@@ -9,14 +9,7 @@ import time
 from datetime import datetime
 from typing import Any
 
-_TASK_FAILED = {"TaskFailed", "TaskTimedOut", "TaskStartFailed", "TaskSubmitFailed", "LambdaFunctionFailed",
-                "LambdaFunctionTimedOut", "LambdaFunctionStartFailed", "MapStateFailed", "MapRunFailed",
-                "ParallelStateFailed", "ActivityFailed", "ActivityTimedOut"}
-_TASK_SUCCEEDED = {"TaskSucceeded", "LambdaFunctionSucceeded", "MapStateSucceeded", "MapRunSucceeded",
-                   "ParallelStateSucceeded", "ActivitySucceeded"}
-_EXECUTION_ENDED = {"ExecutionSucceeded", "ExecutionFailed", "ExecutionAborted", "ExecutionTimedOut"}
-
-
+from retrainer_core.audit import STATUS, outcomes  # noqa: F401 - the one reading of a history, re-exported for the CLI
 
 
 def executions(sfn: Any, state_machine_arn: str) -> list[dict[str, Any]]:
@@ -29,18 +22,15 @@ def executions(sfn: Any, state_machine_arn: str) -> list[dict[str, Any]]:
 def states(sfn: Any, execution_arn: str) -> list[dict[str, Any]]:
     """Each state in the order first entered: status (running/succeeded/failed), seconds, attempts."""
     events = history(sfn, execution_arn)
-    entered = dict.fromkeys(e["stateEnteredEventDetails"]["name"] for e in events if e["type"].endswith("StateEntered"))
     found = outcomes(events)
+    entered = dict.fromkeys([*(e["stateEnteredEventDetails"]["name"] for e in events if e["type"].endswith("StateEntered")),
+                             *found])  # then the steps the execution started with as cache hits
     return [{
         "name": name,
         "status": STATUS.get(found[name]["outcome"], found[name]["outcome"]),
         "seconds": round((found[name]["last"] - found[name]["first"]).total_seconds(), 1),
         "attempts": found[name]["attempts"],
     } for name in entered]
-
-
-# what an outcome means as a state's status: a retried or cached state did its work
-STATUS = {"retried": "succeeded", "cached": "succeeded"}
 
 
 def history(sfn: Any, execution_arn: str) -> list[dict[str, Any]]:
@@ -169,76 +159,6 @@ def versions(sagemaker: Any, group: str, approval: str | None = None) -> list[di
 def latest_approved(sagemaker: Any, group: str) -> dict[str, Any] | None:
     approved = versions(sagemaker, group, "Approved")
     return approved[-1] if approved else None
-
-
-def outcomes(history: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    """Per state entered: outcome (succeeded, failed, cached, retried, running), times entered,
-    attempts (TaskScheduled), first entered and last exited. Events are attributed to states through
-    previousEventId, so the interleaved iterations of a Map are counted right."""
-    owner: dict[int, str | None] = {}
-    seen: dict[str, dict[str, Any]] = {}
-    last_entered: str | None = None
-    execution_ended = False
-    entries: list[tuple[int, str]] = []  # (position in the history, state entered)
-    for position, event in enumerate(history):
-        kind, at = event["type"], event.get("timestamp")
-        if kind.endswith("StateEntered"):
-            name = event["stateEnteredEventDetails"]["name"]
-            entry = seen.setdefault(name, {"entered": 0, "exited": 0, "attempts": 0, "failures": 0, "successes": 0,
-                                           "terminal": None, "first": at, "last": at})
-            entry["entered"] += 1
-            entries.append((position, name))
-            if kind in ("FailStateEntered", "SucceedStateEntered"):
-                entry["terminal"] = "failed" if kind == "FailStateEntered" else "succeeded"
-            owner[event["id"]] = last_entered = name
-            continue
-        previous = event.get("previousEventId")
-        name = owner.get(previous, last_entered) if previous else last_entered
-        owner[event["id"]] = name
-        if kind in _EXECUTION_ENDED:
-            execution_ended = True
-        if kind.endswith("StateExited"):
-            name = event["stateExitedEventDetails"]["name"]
-            entry = seen.get(name)
-            if entry:
-                entry["exited"] += 1
-                entry["last"] = at
-            continue
-        entry = seen.get(name) if name else None
-        if entry is None:
-            continue
-        if kind == "TaskScheduled":
-            entry["attempts"] += 1
-        elif kind in _TASK_FAILED:
-            entry["failures"] += 1
-            entry["failed_at"] = position
-            entry["last"] = at
-        elif kind in _TASK_SUCCEEDED:
-            entry["successes"] += 1
-    for name, entry in seen.items():  # a failure that a Catch turned into another state has ended its state
-        entry["caught"] = "failed_at" in entry and any(p > entry["failed_at"] and n != name for p, n in entries)
-    result = {name: {"outcome": _outcome(name, entry, execution_ended), "entered": entry["entered"],
-                     "attempts": entry["attempts"], "first": entry["first"], "last": entry["last"]}
-              for name, entry in seen.items()}
-    for name in list(result):  # the step a cache hit stood in for counts as cached too
-        step = name.removesuffix("FromCache")
-        if step != name and step not in result:
-            result[step] = {**result[name], "attempts": 0, "outcome": "cached"}
-    return result
-
-
-def _outcome(name: str, entry: dict[str, Any], execution_ended: bool) -> str:
-    if entry["terminal"]:
-        return entry["terminal"]
-    if name.endswith("FromCache"):
-        return "cached"
-    if entry["exited"] < entry["entered"]:  # still in it (a retry may be on its way) unless the run moved on
-        return "failed" if execution_ended or entry["caught"] else "running"
-    if entry["failures"] and entry["successes"] < entry["entered"]:
-        return "failed"
-    if entry["attempts"] > entry["entered"]:
-        return "retried"
-    return "succeeded"
 
 
 def wait_until(what: str, check: Any, timeout: float, every: float = 1.0) -> Any:

@@ -9,7 +9,7 @@ Items (pk / sk):
 - `RUN#<run id>` / `RUN`: spec, trigger, status (QUEUED / SUPERSEDED while waiting), attempts, failure,
   steps and cost of one run
 - `REQUEST#<request id>` / `DECISION`: what became of a CLI request (started, queued behind, duplicate, refused)
-- `CACHE#<step>#<key>` / `CACHE`: a completed step's job (written by the state machine)
+- `CACHE#<step>#<key>` / `CACHE`: a completed step's job (written by finish_run from the execution history)
 - `PACKAGE#<group>` / `CONTENT#<content key>`: the model package version registered for that artifact
 
 Every write that decides something is conditional, so two concurrent invocations cannot both start a
@@ -336,6 +336,15 @@ def _filter(where: dict[str, Any]) -> dict[str, Any]:
         values[f":w{index}"] = value
         terms.append(f"{'.'.join(path)} = :w{index}")
     return {"FilterExpression": " AND ".join(terms), "ExpressionAttributeNames": names, "ExpressionAttributeValues": values}
+
+    # ---- the step cache: a completed step's job, by the step's content key (docs/decisions/0009)
+    def cached_step(self, step: str, key: str) -> dict[str, Any] | None:
+        item = self.table.get_item(Key={"pk": f"CACHE#{step}#{key}", "sk": "CACHE"}, ConsistentRead=True).get("Item")
+        return {k: v for k, v in _plain(item).items() if k not in ("pk", "sk")} if item else None
+
+    def remember_step(self, step: str, key: str, entry: dict[str, Any]) -> None:
+        """Idempotent: the same key always names outputs at the same paths, whichever job wrote them."""
+        self.table.put_item(Item={"pk": f"CACHE#{step}#{key}", "sk": "CACHE", **_clean(entry)})
 
 
 @cache

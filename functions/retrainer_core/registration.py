@@ -1,9 +1,12 @@
-"""One distinct candidate model -> one model package version, pending manual approval; idempotent by
-content: a candidate whose artifact was registered before (a retried Map item, a cached re-run) gets
-the existing version back, found by its content key in the ledger, in constant work."""
+"""A run's evaluation -> one model package version per distinct candidate that passed the gate, pending
+manual approval. Every candidate is checked (artifact there, statistics readable) before any is
+registered, so a bad one registers none; registration is idempotent by content: a candidate whose
+artifact was registered before (a retried task, a cached re-run) gets the existing version back, found
+by its content key in the ledger, in constant work."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from pydantic import BaseModel
@@ -32,9 +35,13 @@ class Champion(BaseModel):
     arn: str
 
 
+class QualityGateNotMet(Exception):
+    """No distinct candidate passed the run's absolute thresholds: nothing is registered. Its name is
+    the error the run fails with (the Lambda's errorType)."""
+
+
 class Candidate(BaseModel):
-    """One item of the state machine's RegisterModels Map: an entry of evaluate's `register` list plus
-    the run's lineage."""
+    """An entry of evaluate's `register` list plus the run's lineage."""
 
     kind: str
     family: str
@@ -136,3 +143,65 @@ def register(candidate: Candidate, inference_image: str, artifacts: Artifacts, r
     )
     index.registered(group, key, arn)
     return {"kind": candidate.kind, "model_package_arn": arn, "already_registered": False, "metrics": metrics}
+
+
+class _Paths(BaseModel):
+    models: str
+    quality: str
+
+
+class _Gate(BaseModel):
+    min_recall: float
+    max_flagged_share: float
+    report_bucket: str
+    report_key: str
+
+
+class RunToRegister(BaseModel):
+    """The part of the execution's state RegisterModels reads (the run spec plus the steps' outputs)."""
+
+    run_id: str
+    model: str
+    model_package_group: str
+    trigger: dict[str, Any]
+    data: dict[str, Any]
+    code_version: str
+    parameters: dict[str, dict[str, str]]
+    champion: Champion | None = None
+    paths: _Paths
+    quality_gate: _Gate
+    steps: dict[str, dict[str, Any]] = {}
+
+    @property
+    def report_uri(self) -> str:
+        return f"s3://{self.quality_gate.report_bucket}/{self.quality_gate.report_key}"
+
+
+def candidates(run: RunToRegister, report: dict[str, Any]) -> list[Candidate]:
+    """The evaluation's `register` list with the run's lineage; QualityGateNotMet when it is empty."""
+    if not report.get("register"):
+        gate, summary = run.quality_gate, report.get("summary", {})
+        raise QualityGateNotMet(
+            f"no candidate has recall >= {gate.min_recall:g} while flagging <= {gate.max_flagged_share:g} of players "
+            f"(best: {summary.get('best')}, recall {summary.get('recall')}, flagged {summary.get('share_flagged')}): "
+            "no model registered")
+    jobs = {"scarcegan": run.steps.get("train", {}).get("job_name", ""),
+            "gradient-boosting": run.steps.get("challenger", {}).get("job_name", "")}
+    return [Candidate(**{k: entry[k] for k in ("kind", "family", "content_key", "beats_champion", "metrics")},
+                      run_id=run.run_id, model=run.model, model_package_group=run.model_package_group,
+                      model_data_url=f"{run.paths.models}/{entry['kind']}/model.tar.gz",
+                      quality_url=f"{run.paths.quality}/{entry['kind']}/statistics.json",
+                      trigger=run.trigger, data=run.data, code_version=run.code_version, parameters=run.parameters,
+                      champion=run.champion, training_jobs={k: v for k, v in jobs.items() if v})
+            for entry in report["register"]]
+
+
+def register_run(run: RunToRegister, image_for: Callable[[str], str], artifacts: Artifacts, registry: Registry,
+                 index: RegisteredContent) -> list[dict[str, Any]]:
+    """Every candidate that passed the gate, or none: all are checked before the first is registered."""
+    found = candidates(run, artifacts.read_json(run.report_uri))
+    for candidate in found:
+        if not artifacts.exists(candidate.model_data_url):
+            raise RegistrationError(f"{candidate.model_data_url}: model artifact of candidate {candidate.kind!r} is missing")
+        key_metrics(artifacts.read_json(candidate.quality_url), candidate.quality_url)
+    return [register(candidate, image_for(candidate.family), artifacts, registry, index) for candidate in found]

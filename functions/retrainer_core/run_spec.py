@@ -75,6 +75,7 @@ class Paths(_Spec):
     quality: str
     models: str
     report: str
+    champion: str  # evaluate's input/champion: the approved version's artifact, or (none) the code package, which holds no model.tar.gz
 
 
 class Retries(_Spec):
@@ -83,6 +84,7 @@ class Retries(_Spec):
     attempt: int = 0
     max: int = 2
     wait_seconds: int = 60
+    delay_seconds: int = 0  # the state machine's BackOff: wait_seconds for a transient failure's next attempt, else 0
 
 
 class QualityGate(_Spec):
@@ -113,6 +115,9 @@ class RunSpec(_Spec):
     train: TrainingStep
     challenger: TrainingStep
     evaluate: ProcessingStep
+    # Steps whose output is known when the execution starts (cache hits, decided once: cached_steps);
+    # the state machine skips them. Never stored with the run: each attempt looks them up again.
+    steps: dict[str, dict[str, Any]] = {}
 
     @property
     def hyperparameters(self) -> dict[str, str]:
@@ -206,13 +211,14 @@ def build_run_input(
             code=f"{code}/{CONTAINER_DIR}/", train=f"{pre}/train", validation=f"{pre}/validation", test=f"{pre}/test",
             preprocess_artifacts=f"{pre}/artifacts", model_output=train, checkpoints=f"{train}/checkpoints",
             challenger_output=challenger, quality=f"{evaluate}/quality", models=f"{evaluate}/models", report=f"{evaluate}/report",
+            champion=champion.model_data_url if champion else f"{code}/{CONTAINER_DIR}/",
         ),
         preprocess=ProcessingStep(**resources["preprocess"].model_dump(), arguments=[*BASE_DIR, *arguments(params["data"])]),
         train=training("train", "scarcegan", "train.py"),
         challenger=training("challenger", "gradient-boosting", "train_gb.py"),
         evaluate=ProcessingStep(**resources["evaluate"].model_dump(), arguments=evaluate_arguments),
     )
-    return spec.model_dump(mode="json")
+    return spec.model_dump(mode="json", exclude={"steps"})
 
 
 def cache_keys(data: str, code: str, steps: dict[str, Any], params: dict[str, dict[str, str]],

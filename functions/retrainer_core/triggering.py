@@ -13,6 +13,7 @@ from retrainer_core.events import SUCCESS_MARKER, Trigger
 from retrainer_core.parameters import Schema, read_manifest
 from retrainer_core.run_spec import Champion, build_run_input, data_version
 from retrainer_core.settings import StartRetrainingSettings
+from retrainer_core.step_cache import cached_steps
 
 MANIFEST = "_manifest.json"  # beside _SUCCESS: how the landing is to be read (data parameters)
 
@@ -134,7 +135,7 @@ def start_or_coalesce(spec: dict[str, Any], workflow: Starter, ledger: Any, lock
             ledger.update_run(rid, trigger=spec["trigger"], spec=spec, started_at=_now())
         else:
             ledger.record_run(_run_record(spec))
-        started = workflow.start(rid, spec)
+        started = workflow.start(rid, execution_input(spec, ledger))
         ledger.add_attempt(rid, {"execution": rid, "started_at": int(time.time())})  # once per execution, whoever wins
         return Decision("start", model, rid) if started else Decision("duplicate", model, rid, reason="its execution exists already",
                                                                       details={"duplicate_of": rid})
@@ -183,11 +184,38 @@ def resume(trigger: Trigger, workflow: Starter, ledger: Any, lock_ttl_seconds: i
     if holder not in (None, trigger.run_id):
         return Decision("ignore", run["model"], trigger.run_id, reason=f"resume: model busy with run {holder}; resume it later")
     name = f"{trigger.run_id}-r{len(run.get('attempts', []))}"
-    spec = {**run["spec"], "options": {**run["spec"]["options"], "use_cache": True}}
-    if not workflow.start(name, spec):
+    spec = {**run["spec"], "options": {**run["spec"]["options"], "use_cache": True},
+            "retries": {**run["spec"]["retries"], "attempt": 0}}  # a new attempt has its transient re-runs again
+    if not workflow.start(name, execution_input(spec, ledger)):
         return Decision("duplicate", run["model"], trigger.run_id, reason=f"attempt {name} exists already")
     ledger.add_attempt(trigger.run_id, {"execution": name, "started_at": int(time.time()), "requested_by": trigger.requested_by})
     return Decision("start", run["model"], trigger.run_id, reason=f"resumed as {name}")
+
+
+def execution_input(spec: dict[str, Any], ledger: Any, delay_seconds: int = 0) -> dict[str, Any]:
+    """What one execution of a run starts with: its spec, the steps whose outputs exist already (cache
+    hits, looked up now, once) and how long to back off before the first step."""
+    paths = spec["paths"]
+    if "champion" not in paths:  # a run recorded before evaluate's champion input was always present (0510)
+        paths = {**paths, "champion": (spec.get("champion") or {}).get("model_data_url") or paths["code"]}
+    return {**spec, "paths": paths, "retries": {**spec["retries"], "delay_seconds": delay_seconds},
+            "steps": cached_steps(spec, ledger)}
+
+
+def retry_transient(ended_input: dict[str, Any], attempts: int, workflow: Starter, ledger: Any) -> str | None:
+    """A job of the run died inside SageMaker (docs/decisions/0303): its next attempt `<run>-r<n>` backs
+    off, then goes on from the failed step (what completed is a hit of the run's own). None when the
+    ended execution (`ended_input`) was the run's `retries.max`-th such attempt. The lock stays."""
+    retries = ended_input["retries"]
+    if retries.get("attempt", 0) >= retries.get("max", 0):
+        return None
+    spec = {k: v for k, v in ended_input.items() if k != "steps"}
+    spec["retries"] = {**retries, "attempt": retries.get("attempt", 0) + 1, "delay_seconds": 0}
+    run_id = spec["run_id"]
+    name = f"{run_id}-r{attempts}"
+    workflow.start(name, execution_input(spec, ledger, retries.get("wait_seconds", 0)))  # False: started already (a redelivery)
+    ledger.add_attempt(run_id, {"execution": name, "started_at": int(time.time()), "requested_by": "transient-failure"})
+    return name
 
 
 def score_landing(trigger: Trigger, settings: StartRetrainingSettings, objects: ObjectLister, ledger: Any,

@@ -15,6 +15,8 @@ moto is the local AWS; three things it lacks are added here and nowhere else:
    Functions passes it on as a string (the quality gate parses it with States.StringToJson).
 6. DynamoDB requests are handled one at a time: moto's backend is not thread-safe, and the
    threaded server (or a test racing threads) corrupts an item mid-copy otherwise.
+7. A Parallel state passes on a branch's error as AWS does, `States.TaskFailed` included: moto
+   re-raises it as a custom error name and refuses every `States.*` name with a runtime error.
 
 `install()` refuses to run against any moto but the pinned one, and checks that every patched
 symbol is still where we expect it: an upgrade fails loudly here, not subtly in a run.
@@ -47,6 +49,7 @@ from moto.stepfunctions.parser.asl.component.common.error_name.failure_event imp
 )
 from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name import StatesErrorName
 from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name_type import StatesErrorNameType
+from moto.stepfunctions.parser.asl.component.state.exec.state_parallel import branches_decl
 from moto.stepfunctions.parser.asl.component.state.exec.state_task import state_task_factory
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import state_task_service_factory
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.resource import ResourceCondition
@@ -320,6 +323,20 @@ def serialise_dynamodb() -> None:
     handler.call_action = call_action
 
 
+# ---------------------------------------------------------------- 7. a Parallel passes States.* errors on
+
+
+def _branch_error_name(error_name: str) -> Any:
+    """What `branches_decl` builds a branch's error from: `States.*` names (AWS's own) stay what they
+    are, so a Catch on the Parallel sees `States.TaskFailed` with the job's cause, as on AWS."""
+    if error_name and error_name.startswith("States."):
+        try:
+            return StatesErrorName.from_name(error_name)
+        except ValueError:  # a States.* name moto does not know: as before
+            pass
+    return CustomErrorName(error_name=error_name)
+
+
 # ---------------------------------------------------------------- install
 
 
@@ -335,6 +352,7 @@ _PATCHED: list[tuple[object, str]] = [
     (events_utils.EventTemplateParser, "DEFAULT_EVENT_INPUT_TEMPLATE"),
     (StateTaskServiceAwsSdk, "_eval_service_task"),
     (dynamodb_responses.DynamoHandler, "call_action"),
+    (branches_decl, "CustomErrorName"),
 ]
 _installed = False
 
@@ -370,5 +388,6 @@ def install(runner: JobRunner, invoker: LambdaInvoker) -> None:
     events_utils.EventTemplateParser.DEFAULT_EVENT_INPUT_TEMPLATE = _DELIVERED_EVENT
     StateTaskServiceAwsSdk._eval_service_task = _read_bodies(StateTaskServiceAwsSdk._eval_service_task)
     serialise_dynamodb()
+    branches_decl.CustomErrorName = _branch_error_name  # the only name it is used for there
     _installed = True
 

@@ -1,4 +1,4 @@
-"""Issue 5: retries that fit the error, HandleFailure, resume from the failed step, the step cache.
+"""Issue 5: retries that fit the error, the failure recorded, resume from the failed step, the step cache.
 Faults are injected into the real jobs; what ran is asserted from SageMaker's job records."""
 
 import uuid

@@ -140,8 +140,8 @@ def test_graph_draws_the_deployed_definition_coloured_by_the_run(retrainer, run,
     assert code == 0
     mermaid = (tmp_path / "retrain.mmd").read_text()
     classes = {line.split()[2]: set(line.split()[1].split(",")) for line in mermaid.splitlines() if line.strip().startswith("class ")}
-    assert {"Preprocess", "Train", "Evaluate", "RegisterModels", "RunSucceeded"} <= classes["succeeded"]
-    assert {"RunFailed", "HandleFailure", "TrainFromCache"} <= classes["not_run"]
+    assert {"Preprocess", "Train", "Evaluate", "RegisterModels"} <= classes["succeeded"]  # RegisterModels ends the run (0510)
+    assert {"RunFailed", "EvaluateFailed", "TrainFromCache"} <= classes["not_run"]  # the failure path (HandleFailure before 0510)
     image = Image.open(tmp_path / "retrain.png")
     assert image.format == "PNG" and image.size[0] > 400 and image.size[1] > 400
     assert f"run {run['run_id']}" in out and "succeeded" in out

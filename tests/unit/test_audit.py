@@ -63,3 +63,31 @@ def test_retries_inside_a_training_job_and_by_the_state_machine_are_attempts_wit
     assert "failure_reason" not in preprocess
     assert (train["status"], train["attempts"]) == ("succeeded", 2)
     assert train["retried_after"] == ["Retrying the job after an internal error (attempt 2 of 3)"]
+
+
+def test_a_step_the_execution_started_with_as_a_cache_hit_is_cached():
+    started = {"type": "ExecutionStarted", "executionStartedEventDetails": {"input": json.dumps(
+        {"steps": {"evaluate": {"job_name": "rt-old-evaluate-00", "cache_hit": True}}})}}
+
+    (evaluate,) = audit([started])
+
+    assert evaluate == {"step": "evaluate", "status": "cached", "attempts": 0, "cache_hit": True,
+                        "billable_seconds": 0, "cost_usd": 0.0, "job_name": "rt-old-evaluate-00"}
+
+
+def test_the_failure_names_the_step_and_keeps_the_jobs_own_cause_or_registrations_message():
+    from retrainer_core.audit import failure, is_transient
+
+    def failed(error, cause):
+        return [{"type": "ExecutionFailed", "executionFailedEventDetails": {"error": error, "cause": cause}}]
+
+    internal = 'States.TaskFailed: {"FailureReason": "InternalServerError: We encountered an internal error."}'
+    gate = json.dumps({"errorType": "QualityGateNotMet", "errorMessage": "no candidate has recall >= 1.01 ...: no model registered"})
+
+    assert failure(failed("TrainFailed", internal)) == {"step": "Train", "error": "TrainFailed", "cause": internal}
+    assert failure(failed("QualityGateNotMet", gate)) == {"step": "QualityGate", "error": "QualityGateNotMet",
+                                                          "cause": "no candidate has recall >= 1.01 ...: no model registered"}
+    assert failure([{"type": "ExecutionSucceeded"}]) is None
+    assert is_transient(failure(failed("TrainFailed", internal)))
+    assert not is_transient(failure(failed("EvaluateFailed", 'States.TaskFailed: {"FailureReason": "AlgorithmError: empty"}')))
+    assert not is_transient(failure(failed("QualityGateNotMet", "InternalServerError")))  # not a job step

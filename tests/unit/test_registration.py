@@ -94,3 +94,54 @@ def test_missing_artifact_or_bad_metrics_register_nothing(candidate):
         register(candidate, "img", artifacts_for(candidate.model_copy(update={"content_key": "k2"}), {"regression_metrics": {}}),
                  registry, FakeRegisteredContent())
     assert registry.created == []
+
+
+def run_to_register(candidate, register_list):
+    from retrainer_core.registration import RunToRegister
+
+    run = RunToRegister(run_id=candidate.run_id, model=candidate.model, model_package_group=candidate.model_package_group,
+                        trigger=candidate.trigger, data=candidate.data, code_version=candidate.code_version,
+                        parameters=candidate.parameters, paths={"models": "s3://a/steps/evaluate/k/models", "quality": "s3://a/steps/evaluate/k/quality"},
+                        quality_gate={"min_recall": 0.5, "max_flagged_share": 0.05, "report_bucket": "a",
+                                      "report_key": "steps/evaluate/k/report/evaluation.json"},
+                        steps={"train": {"job_name": "rt-train-00"}, "challenger": {"job_name": "rt-challenger-00"}})
+    report = {"register": register_list, "summary": {"best": "best-f1", "recall": 0.2, "share_flagged": 0.3}}
+    objects = FakeObjects(documents={run.report_uri: report})
+    for entry in register_list:
+        objects.documents[f"{run.paths.quality}/{entry['kind']}/statistics.json"] = STATISTICS
+        objects.objects[f"a/steps/evaluate/k/models/{entry['kind']}/model.tar.gz"] = {"etag": "e", "size": 1}
+    return run, objects
+
+
+def entry(kind, family="scarcegan"):
+    return {"kind": kind, "family": family, "content_key": f"key-{kind}", "beats_champion": True,
+            "metrics": {"recall": {"value": 0.9}}}
+
+
+def test_a_run_registers_every_candidate_past_the_gate_with_its_training_job(candidate):
+    from retrainer_core.registration import register_run
+
+    run, objects = run_to_register(candidate, [entry("best-f1"), entry("gb", "gradient-boosting")])
+    registry = FakeRegistry()
+
+    results = register_run(run, lambda family: f"img:{family}", objects, registry, FakeRegisteredContent())
+
+    assert [r["kind"] for r in results] == ["best-f1", "gb"] and len(registry.created) == 2
+    jobs = {r["CustomerMetadataProperties"]["ModelKind"]: r["CustomerMetadataProperties"]["TrainingJob"] for r in registry.created}
+    assert jobs == {"best-f1": "rt-train-00", "gb": "rt-challenger-00"}
+    assert registry.created[1]["InferenceSpecification"]["Containers"][0]["Image"] == "img:gradient-boosting"
+
+
+def test_no_candidate_past_the_gate_or_one_bad_artifact_registers_nothing(candidate):
+    from retrainer_core.registration import QualityGateNotMet, register_run
+
+    run, objects = run_to_register(candidate, [])
+    with pytest.raises(QualityGateNotMet, match=r"recall >= 0.5 while flagging <= 0.05 .*no model registered"):
+        register_run(run, lambda family: "img", objects, FakeRegistry(), FakeRegisteredContent())
+
+    run, objects = run_to_register(candidate, [entry("best-f1"), entry("best-recall")])
+    del objects.objects["a/steps/evaluate/k/models/best-recall/model.tar.gz"]
+    registry = FakeRegistry()
+    with pytest.raises(RegistrationError, match="best-recall"):
+        register_run(run, lambda family: "img", objects, registry, FakeRegisteredContent())
+    assert registry.created == []  # checked before the first was registered

@@ -83,7 +83,7 @@ def test_mermaid_has_every_state_and_every_transition_of_the_real_definition():
         assert any(line.strip().startswith(graph.mermaid_id(name)) and f'"{name}' in line for line in lines), name
     edges = {(m[1], m[4]) for m in (EDGE.match(line) for line in lines) if m}
     assert edges == {(graph.mermaid_id(a), graph.mermaid_id(b)) for a, b in transitions(ASL)}
-    assert f'{graph.mermaid_id("RegisterCandidate")}[' in text.split("subgraph", 1)[1]  # the Map's items are its own box
+    assert f'{graph.mermaid_id("Train")}[' in text.split("subgraph", 1)[1]  # the Parallel's branches are their own box
 
 
 def test_mermaid_marks_catches_dashed_and_labels_choices():
@@ -131,14 +131,16 @@ class History:
 
 def failed_run_history():
     h = History()
-    h.add("ExecutionStarted")
-    h.state("PreprocessCacheLookup").state("PreprocessCached", "Choice").state("PreprocessFromCache", "Pass")
-    h.state("TrainCacheLookup").state("TrainCached", "Choice")
-    h.state("Train", tasks=("TaskFailed", "TaskSucceeded")).state("TrainRemember")  # a retry, then success
-    h.state("EvaluateCacheLookup").state("EvaluateCached", "Choice")
+    h.add("ExecutionStarted")  # preprocess is a cache hit the run started with (step_cache)
+    h.events[-1]["executionStartedEventDetails"] = {"input": json.dumps({"steps": {"preprocess": {"job_name": "old", "cache_hit": True}}})}
+    h.state("BackOff", "Wait").state("ResumeAt", "Choice")
+    h.add("ParallelStateEntered", "Training")
+    h.state("TrainCached", "Choice")
+    h.state("Train", tasks=("TaskFailed", "TaskSucceeded"))  # a retry, then success
+    h.state("ChallengerCached", "Choice").state("ChallengerFromCache", "Pass")
+    h.add("ParallelStateExited", "Training")
     h.state("Evaluate", tasks=("TaskFailed",), exit_=False)  # caught: the run moves on to EvaluateFailed
-    h.state("EvaluateFailed", "Pass").state("HandleFailure")
-    h.add("FailStateEntered", "RunFailed")
+    h.add("FailStateEntered", "EvaluateFailed")
     h.add("ExecutionFailed")
     return h.events
 
@@ -147,18 +149,18 @@ def test_each_state_is_coloured_by_what_happened_to_it():
     found = graph.outcomes(failed_run_history())
     states = graph.colouring(graph.build(ASL), found)
 
-    assert states["PreprocessFromCache"] == "cached" and states["Preprocess"] == "cached"
+    assert states["Preprocess"] == "cached" and states["ChallengerFromCache"] == "cached" and states["Challenger"] == "cached"
     assert states["Train"] == "retried" and found["Train"]["attempts"] == 2
     assert states["Evaluate"] == "failed"
-    assert states["RunFailed"] == "failed" and states["HandleFailure"] == "succeeded"
-    assert states["TrainCacheLookup"] == "succeeded"
-    assert states["RegisterModels"] == "not run" and states["TrainFromCache"] == "not run"
+    assert states["EvaluateFailed"] == "failed" and states["Training"] == "succeeded"
+    assert states["ResumeAt"] == "succeeded"
+    assert states["RegisterModels"] == "not run" and states["TrainFromCache"] == "not run" and states["RunFailed"] == "not run"
     assert set(states) == {name for name, _ in all_states(ASL)}
 
     text = graph.mermaid(graph.build(ASL), states)
     classes = {m[2]: set(m[1].split(",")) for m in re.finditer(r"^\s*class (\S+) (\S+)$", text, re.M)}
-    assert classes["cached"] == {"Preprocess", "PreprocessFromCache"} and classes["retried"] == {"Train"}
-    assert classes["failed"] == {"Evaluate", "RunFailed"}
+    assert classes["cached"] == {"Preprocess", "Challenger", "ChallengerFromCache"} and classes["retried"] == {"Train"}
+    assert classes["failed"] == {"Evaluate", "EvaluateFailed"}
     assert "classDef failed fill:#ffcdd2" in text
 
 
@@ -227,6 +229,6 @@ def test_spans_put_states_on_one_clock():
 
     rows = report.spans(found)
 
-    assert rows[0]["state"] == "PreprocessCacheLookup" and rows[0]["start"] == 0
+    assert rows[0]["state"] == "Preprocess" and rows[0]["start"] == 0  # its cache hit, at the execution's start
     assert [r["state"] for r in rows].index("Train") < [r["state"] for r in rows].index("Evaluate")
     assert all(r["seconds"] >= 0 and not math.isnan(r["seconds"]) for r in rows)

@@ -28,7 +28,7 @@ def named(name):
     return next(state for n, state, _ in all_states(ASL) if n == name)
 
 
-MACHINES = [ASL, ASL["States"]["RegisterModels"]["ItemProcessor"], *ASL["States"]["Training"]["Branches"]]
+MACHINES = [ASL, *ASL["States"]["Training"]["Branches"]]
 
 
 def test_every_substitution_is_defined_and_every_definition_used():
@@ -42,7 +42,7 @@ def test_no_literal_arn_account_or_region():
     assert not re.search(r"\b(us|eu|ap|sa|ca|me|af)-[a-z]+-\d\b", ASL_TEXT)
 
 
-@pytest.mark.parametrize("machine", MACHINES, ids=["top", "map", "train", "challenger"])
+@pytest.mark.parametrize("machine", MACHINES, ids=["top", "train", "challenger"])
 def test_every_next_exists_and_every_state_is_reachable(machine):
     states = machine["States"]
     edges = {
@@ -60,7 +60,7 @@ def test_every_next_exists_and_every_state_is_reachable(machine):
 
 
 def test_every_task_retries_and_is_caught():
-    """A Task inside the Map or the Parallel is caught by that state's Catch, which ends the run the same way."""
+    """A Task inside the Parallel is caught by the Parallel's Catch, which ends the run the same way."""
     for name, state, enclosing in all_states(ASL):
         if state["Type"] != "Task":
             continue
@@ -71,34 +71,45 @@ def test_every_task_retries_and_is_caught():
             assert retry.get("BackoffRate", 1) > 1 and retry.get("JitterStrategy") == "FULL"
 
 
-def test_failures_are_recorded_then_end_the_run_failed_with_the_cause():
-    for branch in ASL["States"]["Training"]["Branches"]:  # a branch re-raises under its step's name, cause kept
-        fails = [s for s in branch["States"].values() if s["Type"] == "Fail"]
-        assert len(fails) == 1 and fails[0]["Error"].endswith("Failed") and not fails[0]["Error"].startswith("States.")
+def test_the_state_machine_reads_like_the_flow_in_at_most_16_states():
+    names = [name for name, _, _ in all_states(ASL)]
+    assert len(names) == len(set(names)) <= 16
+    assert [n for n in ASL["States"] if ASL["States"][n]["Type"] in ("Task", "Parallel")] == [
+        "Preprocess", "Training", "Evaluate", "RegisterModels"]
+
+
+def test_failures_end_the_run_failed_under_the_steps_name_with_the_cause():
+    """The execution's error names the step (TrainFailed), its cause keeps the job's own error and
+    description; finish_run records it in the ledger from the history (docs/decisions/0510)."""
+    for branch in ASL["States"]["Training"]["Branches"]:  # a branch's job error leaves through the Parallel
+        assert not [s for s in branch["States"].values() if s["Type"] == "Fail"]
     for name, state, enclosing in all_states(ASL):
-        if enclosing and enclosing["Type"] == "Parallel":
+        if enclosing:
             continue
         for catch in state.get("Catch", []):
-            if name == "HandleFailure":  # recording must never stop the run from failing
-                assert catch["Next"] == "RunFailed"
-                continue
-            handler = ASL["States"][catch["Next"]]
-            assert catch["ResultPath"] == "$.error" and handler["Next"] in ("HandleFailure", "IsTransient")
-            step = "QualityGate" if name == "ReadEvaluation" else handler["Parameters"]["step"]
-            assert "cause.$" in handler["Parameters"] and step in name.replace("ReadEvaluation", "QualityGate")
-    assert ASL["States"]["IsTransient"]["Default"] == "HandleFailure"
-    record = ASL["States"]["HandleFailure"]
-    assert record["Resource"].endswith(":dynamodb:updateItem") and record["Next"] == "RunFailed"
-    assert ASL["States"]["RunFailed"] == {**ASL["States"]["RunFailed"], "Type": "Fail", "CausePath": "$.failure.cause"}
+            end = ASL["States"][catch["Next"]]
+            assert catch["ResultPath"] == "$.error" and end["Type"] == "Fail"
+            if name == "RegisterModels":  # its own error: QualityGateNotMet, RegistrationError
+                assert (end["ErrorPath"], end["CausePath"]) == ("$.error.Error", "$.error.Cause")
+            else:
+                assert end["Error"] == name.replace("Training", "Train") + "Failed"
+                assert end["CausePath"] == "States.Format('{}: {}', $.error.Error, $.error.Cause)"
 
 
-def test_every_job_step_is_cached_behind_a_visible_choice():
-    for step in ("Preprocess", "Train", "Challenger", "Evaluate"):
+def test_cache_hits_are_decided_once_and_skipped_behind_visible_choices():
+    """The run starts with the cached steps' outputs in $.steps (retrainer_core.step_cache)."""
+    resume = ASL["States"]["ResumeAt"]
+    assert ASL["StartAt"] == "BackOff" and ASL["States"]["BackOff"]["Next"] == "ResumeAt"
+    assert [(c["Variable"], c["Next"]) for c in resume["Choices"]] == [
+        ("$.steps.evaluate", "RegisterModels"), ("$.steps.preprocess", "Training")]
+    assert resume["Default"] == "Preprocess"
+    for step in ("Train", "Challenger"):
         choice = named(f"{step}Cached")
-        assert choice["Type"] == "Choice" and choice["Default"] in (step, "HasChampion")
-        assert choice["Choices"][0]["Next"] == f"{step}FromCache"
-        assert {"Variable": "$.options.use_cache", "BooleanEquals": True} in choice["Choices"][0]["And"]
-        assert named(step)["Next"] == f"{step}Remember"
+        assert choice["Type"] == "Choice" and choice["Default"] == step
+        assert choice["Choices"][0] == {"Variable": f"$.steps.{step.lower()}", "IsPresent": True, "Next": f"{step}FromCache"}
+    for step in ("Preprocess", "Train", "Challenger", "Evaluate"):  # each job's result is where a hit would be
+        assert named(step)["ResultPath"] == f"$.steps.{step.lower()}"
+    assert ASL["States"]["Preprocess"]["Next"] == "Training" and ASL["States"]["Training"]["Next"] == "Evaluate"
 
 
 def test_job_names_come_from_the_execution_and_the_attempt():
@@ -117,20 +128,20 @@ def test_metric_definitions_parse_the_training_log_line():
     assert len(parsed) == 7
 
 
-def test_models_are_registered_only_past_the_quality_gate():
-    gate = ASL["States"]["QualityGate"]
-    assert ASL["States"]["EvaluateRemember"]["Next"] == "ReadEvaluation" == ASL["States"]["EvaluateFromCache"]["Next"]
-    assert gate["Choices"][0]["Next"] == "RegisterModels" and gate["Default"] == "QualityGateNotMet"
-    # evaluate lists the distinct candidates that passed the absolute thresholds; the Map registers those
-    assert gate["Choices"][0] == {"Variable": "$.evaluation.report.register[0]", "IsPresent": True, "Next": "RegisterModels"}
-    assert ASL["States"]["RegisterModels"]["ItemsPath"] == "$.evaluation.report.register"
-    assert ASL["States"]["QualityGateNotMet"]["Next"] == "HandleFailure"
+def test_models_are_registered_by_one_task_after_evaluate():
+    """The quality gate and "all or none" live in retrainer_core.registration (test_registration)."""
+    register = ASL["States"]["RegisterModels"]
+    assert ASL["States"]["Evaluate"]["Next"] == "RegisterModels" and register.get("End") is True
+    assert register["Resource"].endswith(":lambda:invoke") and register["Parameters"]["Payload.$"] == "$"
 
 
-def test_only_transient_in_job_failures_run_the_step_again_and_boundedly():
-    choice = ASL["States"]["IsTransient"]["Choices"][0]["And"]
-    patterns = {c["StringMatches"] for part in choice if "Or" in part for c in part["Or"] if "StringMatches" in c}
-    assert "*InternalServerError*" in patterns and not any("AlgorithmError" in p for p in patterns)
-    assert {"Variable": "$.retries.attempt", "NumericLessThanPath": "$.retries.max"} in choice
-    resume = {c["StringEquals"]: c["Next"] for c in ASL["States"]["ResumeAt"]["Choices"]}
-    assert resume == {"Preprocess": "Preprocess", "Train": "Training"} and ASL["States"]["ResumeAt"]["Default"] == "HasChampion"
+def test_a_transient_failures_next_attempt_backs_off_first():
+    """Which failures are transient, and how many attempts: retrainer_core.audit / triggering (0303)."""
+    assert ASL["States"]["BackOff"] == {**ASL["States"]["BackOff"], "Type": "Wait", "SecondsPath": "$.retries.delay_seconds"}
+
+
+def test_evaluate_scores_both_trainings_and_the_champion_input():
+    inputs = {i["InputName"]: i["S3Input"]["S3Uri.$"] for i in named("Evaluate")["Parameters"]["ProcessingInputs"]}
+    assert inputs == {"code": "$.paths.code", "model": "$.steps.train.model_artifacts",
+                      "challenger": "$.steps.challenger.model_artifacts", "test": "$.paths.test",
+                      "artifacts": "$.paths.preprocess_artifacts", "champion": "$.paths.champion"}

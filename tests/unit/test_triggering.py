@@ -246,3 +246,134 @@ def test_landings_queued_around_a_request_merge_into_the_newest_which_keeps_its_
     assert ledger.run(older.run_id)["status"] == "SUPERSEDED" and ledger.run(older.run_id)["superseded_by"] == newest.run_id
     finish({"name": request.run_id, "status": "SUCCEEDED", "input": json.dumps(workflow.started[request.run_id])}, [], ledger, workflow, Notes())
     assert workflow.started[newest.run_id]["trigger"]["coalesced"] == [older.run_id]
+
+
+# ---------------------------------------------------------------- the step cache and a run's attempts (decision 0510)
+INTERNAL = "InternalServerError: We encountered an internal error. Please try again."
+
+
+def job(name, reason=None, artifacts=None):
+    document = {"ProcessingJobName": name, "ProcessingResources": {"ClusterConfig": {"InstanceType": "ml.m5.large", "InstanceCount": 1}}}
+    if artifacts:
+        document = {"TrainingJobName": name, "ResourceConfig": {"InstanceType": "ml.m5.large", "InstanceCount": 1},
+                    "ModelArtifacts": {"S3ModelArtifacts": artifacts}}
+    return {**document, **({"FailureReason": reason} if reason else {})}
+
+
+def history(run_input, *states, error=None, cause=None):
+    """An execution's history: its input, then (state, job document, succeeded?) per job step."""
+    events = [{"type": "ExecutionStarted", "executionStartedEventDetails": {"input": json.dumps(run_input)}}]
+    for state, document, succeeded in states:
+        events += [{"type": "TaskStateEntered", "stateEnteredEventDetails": {"name": state}}, {"type": "TaskScheduled"},
+                   {"type": "TaskSucceeded", "taskSucceededEventDetails": {"output": json.dumps(document)}} if succeeded else
+                   {"type": "TaskFailed", "taskFailedEventDetails": {"error": "States.TaskFailed", "cause": json.dumps(document)}}]
+    if error:
+        events.append({"type": "ExecutionFailed", "executionFailedEventDetails": {"error": error, "cause": cause}})
+    return events
+
+
+def ended(name, status, run_input):
+    return {"name": name, "status": status, "input": json.dumps(run_input)}
+
+
+def test_a_run_starts_with_the_steps_already_done_as_cache_hits_and_keeps_none_in_its_record(ledger):
+    workflow = FakeWorkflow()
+    first = decide(landing("c1"), SETTINGS, landed("c1"), workflow, ledger)
+    started = workflow.started[first.run_id]
+    done = history(started, ("Preprocess", job("rt-pre-00"), True), ("Train", job("rt-train-00", artifacts="s3://m"), True))
+    finish(ended(first.run_id, "SUCCEEDED", started), done, ledger, workflow, Notes())
+
+    again = decide(parse_trigger(json.dumps(manual_request()), ALARMS), SETTINGS, landed("c1"), workflow, ledger)
+
+    assert workflow.started[again.run_id]["steps"] == {
+        "preprocess": {"job_name": "rt-pre-00", "cache_hit": True},
+        "train": {"job_name": "rt-train-00", "cache_hit": True, "model_artifacts": "s3://m"}}
+    assert workflow.started[again.run_id]["retries"]["delay_seconds"] == 0
+    assert "steps" not in ledger.run(again.run_id)["spec"]  # each attempt looks its hits up again
+
+
+def test_without_the_cache_a_run_reuses_only_what_its_own_attempts_completed():
+    from retrainer_core.step_cache import cached_steps
+
+    class Index:
+        entries = {("preprocess", "k1"): {"job_name": "mine", "run_id": "r"}, ("train", "k2"): {"job_name": "theirs", "run_id": "x",
+                                                                                             "model_artifacts": "s3://m"}}
+
+        def cached_step(self, step, key):
+            return self.entries.get((step, key))
+
+    spec = {"run_id": "r", "options": {"use_cache": False}, "cache_keys": {"preprocess": "k1", "train": "k2"}}
+    assert cached_steps(spec, Index()) == {"preprocess": {"job_name": "mine", "cache_hit": True}}
+    assert set(cached_steps({**spec, "options": {"use_cache": True}}, Index())) == {"preprocess", "train"}
+
+
+def test_a_transient_job_failure_is_run_again_from_its_step_after_a_back_off_and_the_run_succeeds(ledger):
+    workflow = FakeWorkflow()
+    run = decide(landing("t1"), SETTINGS, landed("t1"), workflow, ledger)
+    first = workflow.started[run.run_id]
+    done = job("rt-pre-00")
+    failed = job("rt-train-00", reason=INTERNAL, artifacts="s3://x")
+    cause = f"States.TaskFailed: {json.dumps(failed)}"
+
+    finish(ended(run.run_id, "FAILED", first), history(first, ("Preprocess", done, True), ("Train", failed, False),
+                                                         error="TrainFailed", cause=cause), ledger, workflow, Notes())
+
+    retry = workflow.started[f"{run.run_id}-r1"]
+    assert retry["retries"]["attempt"] == 1 and retry["retries"]["delay_seconds"] == SETTINGS.transient_retry_wait_seconds
+    assert retry["steps"] == {"preprocess": {"job_name": "rt-pre-00", "cache_hit": True}}  # recorded from the failed run
+    assert ledger.run(run.run_id)["status"] == "RUNNING" and ledger.lock("scarcegan")["run_id"] == run.run_id
+
+    trained = job("rt-r1-train-10", artifacts="s3://artifacts/model.tar.gz")
+    finish(ended(f"{run.run_id}-r1", "SUCCEEDED", retry), history(retry, ("Train", trained, True)), ledger, workflow, Notes())
+
+    closed = ledger.run(run.run_id)
+    steps = {s["step"]: s for s in closed["steps"]}
+    assert closed["status"] == "SUCCEEDED" and ledger.lock("scarcegan") is None
+    assert steps["preprocess"]["cache_hit"] is False and steps["preprocess"]["job_name"] == "rt-pre-00"  # ran in attempt 1
+    assert steps["train"]["attempts"] == 2 and steps["train"]["retried_after"] == [INTERNAL]
+    assert ledger.cached_step("train", retry["cache_keys"]["train"])["model_artifacts"] == "s3://artifacts/model.tar.gz"
+
+
+def test_a_failure_on_the_data_or_past_the_retries_closes_the_run_with_its_failure_at_once(ledger):
+    workflow = FakeWorkflow()
+    run = decide(landing("t2"), SETTINGS, landed("t2"), workflow, ledger)
+    first = workflow.started[run.run_id]
+    bad = job("rt-pre-00", reason="AlgorithmError: ERROR rows.csv: file is empty")
+    cause = f"States.TaskFailed: {json.dumps(bad)}"
+
+    finish(ended(run.run_id, "FAILED", first), history(first, ("Preprocess", bad, False), error="PreprocessFailed", cause=cause),
+           ledger, workflow, Notes())
+
+    closed = ledger.run(run.run_id)
+    assert list(workflow.started) == [run.run_id] and closed["status"] == "FAILED" and ledger.lock("scarcegan") is None
+    assert closed["failure"] == {"step": "Preprocess", "error": "PreprocessFailed", "cause": cause, "execution": run.run_id}
+
+    run2 = decide(landing("t3"), SETTINGS, landed("t3"), workflow, ledger)
+    second = workflow.started[run2.run_id]
+    last = {**second, "retries": {**second["retries"], "attempt": second["retries"]["max"]}}
+    transient = f"States.TaskFailed: {json.dumps(job('rt-pre-00', reason=INTERNAL))}"
+    finish(ended(run2.run_id, "FAILED", last), history(last, error="PreprocessFailed", cause=transient), ledger, workflow, Notes())
+    assert ledger.run(run2.run_id)["status"] == "FAILED" and f"{run2.run_id}-r1" not in workflow.started
+
+
+def test_a_late_event_of_an_earlier_attempt_changes_nothing(ledger):
+    workflow = FakeWorkflow()
+    run = decide(landing("t4"), SETTINGS, landed("t4"), workflow, ledger)
+    first = workflow.started[run.run_id]
+    cause = f"States.TaskFailed: {json.dumps(job('rt-pre-00', reason=INTERNAL))}"
+    failed_event = (ended(run.run_id, "FAILED", first), history(first, error="PreprocessFailed", cause=cause))
+    finish(*failed_event, ledger, workflow, Notes())
+
+    finish(*failed_event, ledger, workflow, Notes())  # redelivered after the next attempt started
+
+    assert list(workflow.started) == [run.run_id, f"{run.run_id}-r1"] and ledger.run(run.run_id)["status"] == "RUNNING"
+
+
+def test_a_run_recorded_before_the_champion_input_resumes_with_one(ledger):
+    from retrainer_core.triggering import execution_input
+
+    workflow = FakeWorkflow()
+    run = decide(landing("t5"), SETTINGS, landed("t5"), workflow, ledger)
+    old = {**workflow.started[run.run_id], "paths": {k: v for k, v in workflow.started[run.run_id]["paths"].items() if k != "champion"}}
+
+    assert execution_input(old, ledger)["paths"]["champion"] == old["paths"]["code"]  # no champion: the code package
