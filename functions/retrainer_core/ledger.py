@@ -311,6 +311,16 @@ class Ledger:
             query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 
+    # ---- the step cache: a completed step's job, by the step's content key (docs/decisions/0009)
+    def cached_step(self, step: str, key: str) -> dict[str, Any] | None:
+        item = self.table.get_item(Key={"pk": f"CACHE#{step}#{key}", "sk": "CACHE"}, ConsistentRead=True).get("Item")
+        return {k: v for k, v in _plain(item).items() if k not in ("pk", "sk")} if item else None
+
+    def remember_step(self, step: str, key: str, entry: dict[str, Any]) -> None:
+        """Idempotent: the same key always names outputs at the same paths, whichever job wrote them."""
+        self.table.put_item(Item={"pk": f"CACHE#{step}#{key}", "sk": "CACHE", **_clean(entry)})
+
+
 # The run ledger's indexes (template.yaml RunLedgerTable): a model's run records by start and by end.
 # Only run items carry `model` with `started_at` / `ended_at`, so the indexes hold nothing else.
 RUNS_BY_START, RUNS_BY_END = "RunsByStart", "RunsByEnd"
@@ -336,15 +346,6 @@ def _filter(where: dict[str, Any]) -> dict[str, Any]:
         values[f":w{index}"] = value
         terms.append(f"{'.'.join(path)} = :w{index}")
     return {"FilterExpression": " AND ".join(terms), "ExpressionAttributeNames": names, "ExpressionAttributeValues": values}
-
-    # ---- the step cache: a completed step's job, by the step's content key (docs/decisions/0009)
-    def cached_step(self, step: str, key: str) -> dict[str, Any] | None:
-        item = self.table.get_item(Key={"pk": f"CACHE#{step}#{key}", "sk": "CACHE"}, ConsistentRead=True).get("Item")
-        return {k: v for k, v in _plain(item).items() if k not in ("pk", "sk")} if item else None
-
-    def remember_step(self, step: str, key: str, entry: dict[str, Any]) -> None:
-        """Idempotent: the same key always names outputs at the same paths, whichever job wrote them."""
-        self.table.put_item(Item={"pk": f"CACHE#{step}#{key}", "sk": "CACHE", **_clean(entry)})
 
 
 @cache

@@ -203,5 +203,5 @@ def register_run(run: RunToRegister, image_for: Callable[[str], str], artifacts:
     for candidate in found:
         if not artifacts.exists(candidate.model_data_url):
             raise RegistrationError(f"{candidate.model_data_url}: model artifact of candidate {candidate.kind!r} is missing")
-        key_metrics(artifacts.read_json(candidate.quality_url), candidate.quality_url)
+        required_statistics(artifacts.read_json(candidate.quality_url), candidate.quality_url)
     return [register(candidate, image_for(candidate.family), artifacts, registry, index) for candidate in found]
