@@ -136,9 +136,9 @@ def _step(job_name: str) -> str:
 # ---------------------------------------------------------------- the stack
 def stack_run(stack: Any, probe: Probe, batch: str, seed: int) -> dict[str, Any]:
     import boto3
+    from retrainer_core.ledger import Ledger
 
     from retrainer.demo import land_batch
-    from retrainer_core.ledger import Ledger
 
     session = boto3.Session(region_name="us-east-1")
     s3, sfn = session.client("s3"), session.client("stepfunctions")
@@ -222,7 +222,7 @@ def monolith_script(jobs: dict[str, dict[str, Any]], work: Path) -> tuple[Path, 
 def monolith_run(jobs: dict[str, dict[str, Any]], root: Path, index: int) -> dict[str, Any]:
     script, marks = monolith_script(jobs, root / f"monolith-{index}")
     started = time.time()
-    subprocess.run(["bash", str(script)], check=True)
+    subprocess.run([shutil.which("bash") or "/bin/bash", str(script)], check=True)
     total = time.time() - started
     steps = {}
     for step, mark in marks.items():
@@ -259,7 +259,7 @@ def decomposition(run: dict[str, Any]) -> dict[str, float]:
 
 
 def _uptime() -> str:
-    return subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
+    return subprocess.run([shutil.which("uptime") or "/usr/bin/uptime"], capture_output=True, text=True).stdout.strip()
 
 
 def main(argv: list[str] | None = None) -> int:

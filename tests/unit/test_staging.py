@@ -14,7 +14,7 @@ from retrainer.local.staging import InProcessS3, StagingError
 @pytest.fixture
 def s3():
     with mock_aws():
-        client = boto3.client("s3", region_name="us-east-1", aws_access_key_id="testing", aws_secret_access_key="testing")
+        client = boto3.client("s3", region_name="us-east-1")
         client.create_bucket(Bucket="stage-b")
         client.put_bucket_versioning(Bucket="stage-b", VersioningConfiguration={"Status": "Enabled"})
         yield client

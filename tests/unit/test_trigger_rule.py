@@ -56,7 +56,7 @@ def test_with_a_quiet_period_every_landed_object_reaches_the_queue_through_the_b
 @pytest.fixture
 def provisioned():
     with mock_aws():
-        session = boto3.Session(region_name="us-east-1", aws_access_key_id="testing", aws_secret_access_key="testing")
+        session = boto3.Session(region_name="us-east-1")
         provisioner = Provisioner(session, ROOT / "template.yaml", "t", IMAGES)
         provisioner.run()
         yield provisioner, session
