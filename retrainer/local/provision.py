@@ -112,17 +112,21 @@ class Provisioner:
         parameters make in place: rules' event patterns, functions' environments and SQS event source
         settings (e.g. LandingQuietPeriodSeconds, docs/decisions/0520). Any other resource whose
         definition would change, appear or go raises, naming it: the local stack never diverges silently."""
-        before = self._definitions()
+        declared = self.resolver.template.get("Parameters", {})
+        unknown = sorted(set(parameters) - set(declared))
+        if unknown:
+            raise KeyError(f"template parameter {', '.join(unknown)}: not defined in Parameters")
+        before, saved = self._definitions(), {name: self.resolver.refs[name] for name in parameters}
         for name, value in parameters.items():
-            spec = self.resolver.template.get("Parameters", {}).get(name)
-            if spec is None:
-                raise KeyError(f"template parameter {name}: not defined in Parameters")
-            self.resolver.refs[name] = [v.strip() for v in str(value).split(",")] if spec["Type"] == "CommaDelimitedList" else str(value)
+            listed = declared[name]["Type"] == "CommaDelimitedList"
+            self.resolver.refs[name] = [v.strip() for v in str(value).split(",")] if listed else str(value)
         self.resolver.conditions.clear()
         after = self._definitions()
         changed = [k for k in before.keys() | after.keys() if before.get(k) != after.get(k)]
         beyond = sorted(k for k in changed if k not in after or k not in before or after[k][0] not in self.UPDATABLE)
-        if beyond:
+        if beyond:  # nothing applied: the stack keeps its parameters
+            self.resolver.refs.update(saved)
+            self.resolver.conditions.clear()
             raise NotImplementedError(f"a local stack update cannot change {', '.join(beyond)}: start the stack with these parameters")
         for logical_id in sorted(changed):
             kind, properties = after[logical_id]

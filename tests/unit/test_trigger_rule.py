@@ -85,5 +85,6 @@ def test_a_stack_update_refuses_what_it_cannot_change_in_place(provisioned):
     provisioner, _ = provisioned
     with pytest.raises(NotImplementedError, match="RetrainStateMachine"):
         provisioner.update({"JobNamePrefix": "other"})
+    assert provisioner.resolver.refs["JobNamePrefix"] == "retrainer"  # refused whole: nothing applied
     with pytest.raises(KeyError, match="NoSuchParameter"):
         provisioner.update({"NoSuchParameter": "1"})
