@@ -77,6 +77,7 @@ bench: $(VENV)/.installed
 	$(BIN)/python -m bench.bench_recovery
 	$(BIN)/python -m bench.bench_models
 	$(BIN)/python -m bench.bench_scoring
+	$(BIN)/python -m bench.bench_overhead
 
 local-up local-down local-status: $(VENV)/.installed
 	$(BIN)/retrainer local $(subst local-,,$@)

@@ -51,6 +51,8 @@ class _Watcher(threading.Thread):
 class ExecutionStatusEmitter(_Watcher):
     """Emits each execution's end once (the states the template's rule listens to)."""
 
+    interval = 0.2  # every run's close waits for this look (on AWS the event is immediate): two cheap list calls
+
     def __init__(self, session: Any, state_machine_arns: list[str]):
         super().__init__(session, "execution-status-emitter")
         self.sfn = session.client("stepfunctions")

@@ -25,10 +25,10 @@ from pathlib import Path
 from typing import Any
 
 from moto.sagemaker.exceptions import SagemakerClientError
-from retrainer_core.names import split_s3_uri as _split
 
 from retrainer.local.faults import Faults
 from retrainer.local.processes import PROCESS_FILE, signal_group
+from retrainer.local.staging import InProcessS3, StagingError
 from retrainer.metric_definitions import MetricDefinitions
 
 log = logging.getLogger(__name__)
@@ -73,6 +73,7 @@ class JobRunner:
         self.processes: dict[int, subprocess.Popen] = {}  # running job processes, each its own process group
         self.process_file = work_dir.parent / PROCESS_FILE  # the same, for `retrainer local down` (control.py)
         self.process_lock = threading.Lock()
+        self.staging = InProcessS3()  # inputs and outputs straight from moto's S3 backend (this process)
 
     # ---- called from moto (moto_patches)
     def check_capacity(self, kind: str, name: str) -> None:
@@ -314,44 +315,24 @@ class JobRunner:
         if status == "Training":
             job.training_start_time = now
 
-    # ---- S3 staging
+    # ---- S3 staging: moto's in-process backend, no HTTP round trip (retrainer/local/staging.py)
     def _download(self, uri: str, target: Path, missing_ok: bool = False) -> None:
-        bucket, prefix = _split(uri)
-        target.mkdir(parents=True, exist_ok=True)
-        found = False
-        for page in self.s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
-            for item in page.get("Contents", []):
-                relative = item["Key"][len(prefix):].lstrip("/") or item["Key"].rsplit("/", 1)[-1]
-                destination = target / relative
-                destination.parent.mkdir(parents=True, exist_ok=True)
-                self.s3.download_file(bucket, item["Key"], str(destination))
-                found = True
-        if not found and not missing_ok:
-            raise JobFailed(f"ClientError: no S3 objects found under {uri}")
+        try:
+            self.staging.download_prefix(uri, target, missing_ok)
+        except StagingError as error:
+            raise JobFailed(f"ClientError: {error}") from error
 
     def _download_archive(self, uri: str, target: Path) -> None:
-        bucket, key = _split(uri)
-        target.mkdir(parents=True, exist_ok=True)
-        archive = target.parent / "sourcedir.tar.gz"
         try:
-            self.s3.download_file(bucket, key, str(archive))
-        except Exception as error:  # noqa: BLE001
+            self.staging.extract_archive(uri, target)
+        except (StagingError, tarfile.TarError) as error:
             raise JobFailed(f"ClientError: cannot download the submit directory {uri}: {error}") from error
-        with tarfile.open(archive) as tar:
-            tar.extractall(target, filter="data")
 
     def _upload_dir(self, folder: Path, uri: str) -> None:
-        bucket, prefix = _split(uri)
-        for path in sorted(p for p in folder.rglob("*") if p.is_file()):
-            self.s3.upload_file(str(path), bucket, f"{prefix.rstrip('/')}/{path.relative_to(folder).as_posix()}")
+        self.staging.upload_dir(folder, uri)
 
     def _upload_archive(self, folder: Path, uri: str) -> None:
-        bucket, key = _split(uri)
-        archive = folder.parent / (folder.name + ".tar.gz")
-        with tarfile.open(archive, "w:gz") as tar:
-            for path in sorted(folder.iterdir()):
-                tar.add(path, arcname=path.name)
-        self.s3.upload_file(str(archive), bucket, key)
+        self.staging.upload_archive(folder, uri)
 
 
 def _corrupt(folders: Any) -> None:

@@ -39,6 +39,10 @@ class QueuePoller(threading.Thread):
     def stop(self) -> None:
         self.stopping.set()
 
+    def retarget(self, trigger: QueueTrigger) -> None:
+        """The event source mapping's settings after a stack update (the next batch uses them)."""
+        self.trigger, self.window = trigger, trigger.batching_window_seconds
+
     def _gather(self) -> list[dict[str, Any]]:
         messages: list[dict[str, Any]] = []
         deadline: float | None = None

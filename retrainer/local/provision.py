@@ -97,9 +97,49 @@ class Provisioner:
                 continue
             properties = self.resolver.resolve(resource.get("Properties", {}))
             create(logical_id, properties)
+        self._outputs()
+        return self.result
+
+    def _outputs(self) -> None:
         for name, output in self.resolver.template.get("Outputs", {}).items():
             self.result.outputs[name] = self.resolver.resolve(output["Value"])
+
+    # what a stack update with new parameter values changes in place
+    UPDATABLE = ("AWS::Events::Rule", "AWS::Serverless::Function")
+
+    def update(self, parameters: dict[str, str]) -> Provisioned:
+        """`sam deploy --parameter-overrides` on the running stack, for the changes this stack's
+        parameters make in place: rules' event patterns, functions' environments and SQS event source
+        settings (e.g. LandingQuietPeriodSeconds, docs/decisions/0520). Any other resource whose
+        definition would change, appear or go raises, naming it: the local stack never diverges silently."""
+        declared = self.resolver.template.get("Parameters", {})
+        unknown = sorted(set(parameters) - set(declared))
+        if unknown:
+            raise KeyError(f"template parameter {', '.join(unknown)}: not defined in Parameters")
+        before, saved = self._definitions(), {name: self.resolver.refs[name] for name in parameters}
+        for name, value in parameters.items():
+            listed = declared[name]["Type"] == "CommaDelimitedList"
+            self.resolver.refs[name] = [v.strip() for v in str(value).split(",")] if listed else str(value)
+        self.resolver.conditions.clear()
+        after = self._definitions()
+        changed = [k for k in before.keys() | after.keys() if before.get(k) != after.get(k)]
+        beyond = sorted(k for k in changed if k not in after or k not in before or after[k][0] not in self.UPDATABLE)
+        if beyond:  # nothing applied: the stack keeps its parameters
+            self.resolver.refs.update(saved)
+            self.resolver.conditions.clear()
+            raise NotImplementedError(f"a local stack update cannot change {', '.join(beyond)}: start the stack with these parameters")
+        for logical_id in sorted(changed):
+            kind, properties = after[logical_id]
+            if kind == "AWS::Events::Rule":
+                self._aws_events_rule(logical_id, properties)
+            else:
+                self._update_function(logical_id, properties)
+        self._outputs()
         return self.result
+
+    def _definitions(self) -> dict[str, tuple[str, Any]]:
+        return {logical_id: (resource["Type"], self.resolver.resolve(resource.get("Properties", {})))
+                for logical_id, resource in self.resolver.resources() if logical_id not in self.result.skipped}
 
     def _name(self, logical_id: str, lower: bool = False) -> str:
         name = f"{self.stack_name}-{logical_id}"
@@ -270,6 +310,19 @@ class Provisioner:
             MemorySize=int(p.get("MemorySize", 128)),
             Environment={"Variables": environment},
         )["FunctionArn"]
+        self._function(logical_id, name, p, environment)
+        self._set(logical_id, name, Arn=arn)
+
+    def _update_function(self, logical_id: str, raw: dict[str, Any]) -> None:
+        p = self.resolver.function_properties(raw)
+        name = self.result.functions[logical_id].name
+        environment = {k: str(v) for k, v in p.get("Environment", {}).get("Variables", {}).items()}
+        self.client("lambda").update_function_configuration(FunctionName=name, Environment={"Variables": environment})
+        self.result.queue_triggers = [t for t in self.result.queue_triggers if t.function != name]
+        self._function(logical_id, name, p, environment)
+
+    def _function(self, logical_id: str, name: str, p: dict[str, Any], environment: dict[str, str]) -> None:
+        """The function as the local runtime runs it, and its SQS event sources."""
         self.result.functions[logical_id] = FunctionSpec(
             logical_id, name, (self.root / p["CodeUri"]).resolve(), p["Handler"], environment,
             int(p.get("Timeout", 3)), int(p.get("MemorySize", 128)),
@@ -289,7 +342,6 @@ class Provisioner:
                     report_batch_item_failures="ReportBatchItemFailures" in ep.get("FunctionResponseTypes", []),
                 )
             )
-        self._set(logical_id, name, Arn=arn)
 
     def _aws_serverless_statemachine(self, logical_id: str, p: dict[str, Any]) -> None:
         name = p.get("Name") or self._name(logical_id)

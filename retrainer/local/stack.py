@@ -68,7 +68,8 @@ class LocalStack:
 
         container_dir = self.root / "training_containers" / CONTAINER
         parameters = {**self.parameters, "CodeVersion": code_version(container_dir)}
-        provisioned = Provisioner(session, self.root / "template.yaml", STACK_NAME, parameters).run()
+        self.provisioner = Provisioner(session, self.root / "template.yaml", STACK_NAME, parameters)
+        provisioned = self.provisioner.run()
         publish(session.client("s3"), provisioned.outputs["ArtifactsBucketName"], container_dir)
         for spec in provisioned.functions.values():
             self.runtime.register(spec)
@@ -82,6 +83,20 @@ class LocalStack:
         for poller in self.pollers:
             poller.start()
         self.provisioned = provisioned
+        self._write_description(provisioned)
+        return provisioned
+
+    def update(self, parameters: dict[str, str]) -> Provisioned:
+        """A stack update with new parameter values, as `sam deploy --parameter-overrides` makes it:
+        rules, functions' environments and their queues' batching settings change in place."""
+        provisioned = self.provisioner.update(parameters)
+        self.parameters.update(parameters)
+        for spec in provisioned.functions.values():
+            self.runtime.register(spec)
+        triggers = {t.function: t for t in provisioned.queue_triggers}
+        for poller in self.pollers:
+            if isinstance(poller, QueuePoller) and poller.trigger.function in triggers:
+                poller.retarget(triggers[poller.trigger.function])
         self._write_description(provisioned)
         return provisioned
 

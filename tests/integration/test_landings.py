@@ -1,7 +1,6 @@
 """Issue 12 (7, 10): Parquet landings, landings without a marker (quiet period) and the schedule, on the
 local stack. Counts come from the run ledger and the execution list."""
 
-import dataclasses
 import io
 from datetime import UTC, datetime, timedelta
 
@@ -19,13 +18,12 @@ QUIET_SECONDS = 4
 
 @pytest.fixture
 def quiet_period(local_stack):
-    """start_retraining as deployed with LandingQuietPeriodSeconds=4 (a stack update, done to the
-    local runtime's copy of the function's environment), restored afterwards."""
-    runtime = local_stack.runtime
-    spec = runtime.spec("StartRetrainingFunction")
-    runtime.register(dataclasses.replace(spec, environment={**spec.environment, "LANDING_QUIET_PERIOD_SECONDS": str(QUIET_SECONDS)}))
+    """The stack updated with LandingQuietPeriodSeconds=4 (start_retraining's environment, the landing
+    rule's pattern: part files reach it now, and the trigger queue's batching window), restored afterwards."""
+    before = local_stack.parameters.get("LandingQuietPeriodSeconds", "0")
+    local_stack.update({"LandingQuietPeriodSeconds": str(QUIET_SECONDS)})
     yield QUIET_SECONDS
-    runtime.register(spec)
+    local_stack.update({"LandingQuietPeriodSeconds": before})
 
 
 def test_a_parquet_landing_runs_end_to_end(local_stack):
