@@ -15,12 +15,12 @@ import base64
 import html
 import io
 import json
-import math
-import re
 import sys
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+
+from retrainer_core.metric_lines import metric_lines
 
 from retrainer.local import control
 from retrainer.runs import log_lines
@@ -33,23 +33,8 @@ STEP_STATES = ("Preprocess", "Train", "Evaluate", "RegisterModels")
 def metric_series(lines: list[str], definitions: list[dict[str, str]], x_metric: str = "Iteration") -> dict[str, dict[str, list[float]]]:
     """Each MetricDefinition's values per log line that matches it, against the `x_metric` value of that
     line (or the line's order among metric lines when it has none): {name: {"x": [...], "y": [...]}}."""
-    patterns = [(d["Name"], re.compile(d["Regex"])) for d in definitions]
     series: dict[str, dict[str, list[float]]] = {}
-    index = 0
-    for line in lines:
-        values: dict[str, float] = {}
-        for name, pattern in patterns:
-            match = pattern.search(line)
-            if match:
-                try:
-                    value = float(match.group(1))
-                except (ValueError, IndexError):
-                    continue
-                if math.isfinite(value):  # as the job runner keeps them: nan/inf are not plotted
-                    values[name] = value
-        if not values:
-            continue
-        index += 1
+    for index, values in enumerate(metric_lines(lines, definitions), start=1):
         x = values.pop(x_metric, float(index))
         for name, value in values.items():
             entry = series.setdefault(name, {"x": [], "y": []})

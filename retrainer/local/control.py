@@ -93,6 +93,7 @@ def down(location: Location, timeout: float = 30) -> bool:
         location.description_file.unlink(missing_ok=True)
         _end_leftover_jobs(location)
         return False
+    mlflow_pid = (running.get("mlflow") or {}).get("pid")
     os.kill(running["pid"], signal.SIGTERM)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -104,6 +105,8 @@ def down(location: Location, timeout: float = 30) -> bool:
     else:
         os.kill(running["pid"], signal.SIGKILL)
     _end_leftover_jobs(location)
+    if mlflow_pid:  # the stack stops its MLflow server; one it could not (killed) is ended here
+        end_process_groups([int(mlflow_pid)], location.state_dir)
     return True
 
 

@@ -1,0 +1,109 @@
+"""The local stack's MLflow tracking server: `mlflow server` from its own venv (.venv-mlflow, built by
+make from requirements-mlflow.lock), SQLite backend and artifacts under the state dir, beside moto.
+The in-process Lambdas log to it as they log to SageMaker's managed MLflow on AWS (over the REST API);
+its UI is what `retrainer ui` opens."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import subprocess
+import time
+import urllib.request
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+BINARY_ENV = "RETRAINER_MLFLOW"  # another `mlflow` executable; default <project>/.venv-mlflow/bin/mlflow
+PORT_ENV = "RETRAINER_MLFLOW_PORT"
+
+
+def binary(project_root: Path) -> Path | None:
+    chosen = Path(os.environ.get(BINARY_ENV) or project_root / ".venv-mlflow" / "bin" / "mlflow")
+    return chosen if chosen.is_file() and os.access(chosen, os.X_OK) else None
+
+
+def free_port(preferred: int) -> int:
+    """`preferred` when nothing listens there, else one the system picks."""
+    for port in (preferred, 0):
+        with socket.socket() as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return probe.getsockname()[1]
+    raise RuntimeError("no free port for the MLflow server")
+
+
+def healthy(uri: str, timeout: float = 2) -> bool:
+    try:
+        with urllib.request.urlopen(f"{uri}/health", timeout=timeout) as response:  # noqa: S310 - loopback only
+            return response.status == 200
+    except OSError:
+        return False
+
+
+class LocalMlflow:
+    def __init__(self, project_root: Path, state_dir: Path, port: int):
+        self.executable = binary(project_root)
+        self.home = state_dir / "mlflow"
+        self.port = int(os.environ.get(PORT_ENV) or free_port(port))
+        self.uri = f"http://127.0.0.1:{self.port}"
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def available(self) -> bool:
+        return self.executable is not None
+
+    def start(self) -> None:
+        """Start the server without waiting for it (it takes seconds to import and migrate its
+        database): `wait` before anything logs to it."""
+        if not self.executable:
+            log.warning("no MLflow server: %s is missing (make .venv-mlflow/.installed); runs are not tracked",
+                        "the mlflow venv")
+            return
+        self.home.mkdir(parents=True, exist_ok=True)
+        command = [str(self.executable), "server", "--backend-store-uri", f"sqlite:///{self.home / 'mlflow.db'}",
+                   "--artifacts-destination", str(self.home / "artifacts"), "--host", "127.0.0.1",
+                   "--port", str(self.port), "--workers", "1"]
+        with open(self.home / "server.log", "ab") as output:
+            # its own process group, working in the state dir: `retrainer local down` can end it
+            # even after the stack was killed (control.down -> processes.end_process_groups)
+            self.process = subprocess.Popen(command, cwd=self.home, stdout=output, stderr=subprocess.STDOUT,
+                                            stdin=subprocess.DEVNULL, start_new_session=True,
+                                            env={**os.environ, "MLFLOW_ENABLE_ASYNC_LOGGING": "false"})
+
+    def wait(self, timeout: float = 180) -> bool:
+        """True once the server answers /health; False when it is not there or did not come up."""
+        if not self.process:
+            return False
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                log.error("the MLflow server exited (code %s); see %s", self.process.returncode, self.home / "server.log")
+                return False
+            if healthy(self.uri):
+                return True
+            time.sleep(0.5)
+        log.error("the MLflow server did not answer within %.0fs; see %s", timeout, self.home / "server.log")
+        return False
+
+    def stop(self, grace: float = 10) -> None:
+        if not self.process or self.process.poll() is not None:
+            return
+        try:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            self.process.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=grace)
+        except ProcessLookupError:
+            pass
+
+    def description(self) -> dict[str, object]:
+        if not self.process:
+            return {"uri": None, "reason": "no mlflow executable (build .venv-mlflow: make .venv-mlflow/.installed)"}
+        return {"uri": self.uri, "pid": self.process.pid, "backend": f"sqlite:///{self.home / 'mlflow.db'}",
+                "artifacts": str(self.home / "artifacts"), "log": str(self.home / "server.log")}
