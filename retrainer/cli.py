@@ -24,7 +24,7 @@ def _local(args: argparse.Namespace) -> int:
         if not stack:
             print("local stack: not running")
             return 3
-        print(json.dumps({k: stack[k] for k in ("endpoint", "pid", "stack_name", "outputs", "not_emulated")}, indent=2))
+        print(json.dumps({k: stack[k] for k in ("endpoint", "pid", "stack_name", "outputs", "not_emulated", "mlflow") if k in stack}, indent=2))
     return 0
 
 
@@ -58,7 +58,7 @@ def _invoke(args: argparse.Namespace) -> int:
 
 
 # Modules that add their own subcommands: each has `add_commands(subparsers)`.
-COMMAND_MODULES: tuple[str, ...] = ("retrainer.run_commands", "retrainer.deploy", "retrainer.review", "retrainer.scores")
+COMMAND_MODULES: tuple[str, ...] = ("retrainer.run_commands", "retrainer.deploy", "retrainer.review", "retrainer.scores", "retrainer.ui")
 
 
 def parser() -> argparse.ArgumentParser:

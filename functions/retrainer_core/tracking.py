@@ -23,6 +23,7 @@ CANDIDATE_KEY = "retrainer.candidate_id"
 PARENT = "mlflow.parentRunId"
 STATUS = {"SUCCEEDED": "FINISHED", "FAILED": "FAILED", "TIMED_OUT": "FAILED", "ABORTED": "KILLED"}
 CHALLENGER_PREFIX = "challenger."
+MODEL_TRAINING = {"mlflow.experimentKind": "custom_model_development"}  # MLflow 3's UI: the model-training view, not GenAI
 
 
 class Tracker(Protocol):
@@ -66,7 +67,7 @@ def _retraining(detail: dict[str, Any], run: dict[str, Any], tracker: Tracker, r
     run_id, model = spec["run_id"], spec["model"]
     start_ms, end_ms = _times(detail)
     experiment = tracker.experiment_id((spec.get("experiment") or {}).get("name") or f"{model}-retraining",
-                                       {"retrainer.model": model, "mlflow.note.content": f"Retraining runs of {model}: one run per run id, "
+                                       {"retrainer.model": model, **MODEL_TRAINING, "mlflow.note.content": f"Retraining runs of {model}: one run per run id, "
                                         "one nested run per candidate. Approve in the SageMaker Model Registry."})
     trigger = spec.get("trigger") or {}
     data = spec.get("data") or {}
@@ -193,7 +194,7 @@ def _artifacts(tracker: Tracker, info: dict[str, Any], records: Records, report_
 def _scoring(detail: dict[str, Any], run_input: dict[str, Any], tracker: Tracker, records: Records) -> str:
     model, run_id = run_input["model"], run_input["run_id"]
     start_ms, end_ms = _times(detail)
-    experiment = tracker.experiment_id(f"{model}-scoring", {"retrainer.model": model})
+    experiment = tracker.experiment_id(f"{model}-scoring", {"retrainer.model": model, **MODEL_TRAINING})
     version = run_input.get("model_version") or {}
     data = run_input.get("data") or {}
     tags = {"retrainer.model": model, "retrainer.batch": run_input.get("batch", ""), "retrainer.execution": detail.get("name", ""),

@@ -87,7 +87,6 @@ class JobRunner:
     def _run(self, kind: str, job: Any) -> None:
         name = job.training_job_name if kind == "Training" else job.processing_job_name
         root = self.work_dir / "jobs" / name / "opt" / "ml"
-        self._join_trial(kind, name, job.experiment_config or {})
         started = time.monotonic()
         # SageMaker retries a training job that failed on an internal error, up to RetryStrategy's
         # MaximumRetryAttempts, on fresh instances; each retry is a new "Starting" status transition.
@@ -132,15 +131,6 @@ class JobRunner:
             job.failure_reason = reason
             job.exit_message = reason
             job.processing_job_status = status
-
-    def _join_trial(self, kind: str, name: str, experiment: dict[str, str]) -> None:
-        """As SageMaker does for a job with an ExperimentConfig: a trial component named after the job."""
-        if not experiment.get("TrialName"):
-            return
-        component = f"{name}-aws-{kind.lower()}-job"
-        self.sagemaker.create_trial_component(TrialComponentName=component,
-                                              DisplayName=experiment.get("TrialComponentDisplayName", component))
-        self.sagemaker.associate_trial_component(TrialComponentName=component, TrialName=experiment["TrialName"])
 
     def _train(self, job: Any, name: str, root: Path) -> None:
         hyperparameters = dict(job.hyper_parameters or {})
