@@ -154,7 +154,8 @@ def _candidate(tracker: Tracker, records: Records, registration: Callable[[str, 
                start_ms: int, end_ms: int) -> None:
     entry = evaluation[kind]
     run_id = spec["run_id"]
-    tags = {PARENT: parent, RUN_KEY: run_id, "retrainer.candidate": kind, "retrainer.family": entry.get("family", ""),
+    # not RUN_KEY: that tag finds the run itself; a candidate is found by its own key or its parent
+    tags = {PARENT: parent, "retrainer.of_run": run_id, "retrainer.candidate": kind, "retrainer.family": entry.get("family", ""),
             "retrainer.aliases": ",".join(entry.get("aliases") or []), "retrainer.rule": entry.get("rule", ""),
             "retrainer.gate": "passed" if entry.get("gate", {}).get("passed") else "; ".join(entry.get("gate", {}).get("reasons", [])),
             "retrainer.beats_champion": str(entry.get("beats_champion")).lower(), "mlflow.source.name": "retrainer"}

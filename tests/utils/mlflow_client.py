@@ -24,7 +24,7 @@ def mlflow_python() -> Path:
 
 
 def search_runs(uri: str, experiment: str, run_id: str) -> list[dict[str, Any]]:
-    """Every MLflow run tagged with the retrainer run id (the run and its candidates)."""
+    """The MLflow run tagged with the retrainer run id, and its nested candidate runs."""
     done = subprocess.run([str(mlflow_python()), str(PROBE), uri, experiment, run_id], capture_output=True, text=True,
                           timeout=300, check=False)
     assert done.returncode == 0, done.stderr[-3000:]

@@ -13,6 +13,8 @@ def main(uri: str, experiment: str, run_id: str) -> None:
     client = MlflowClient(uri)
     found = mlflow.search_runs(experiment_names=[experiment], filter_string=f"tags.`retrainer.run_id` = '{run_id}'",
                                output_format="list")
+    found += [child for parent in list(found) for child in mlflow.search_runs(
+        experiment_names=[experiment], filter_string=f"tags.`mlflow.parentRunId` = '{parent.info.run_id}'", output_format="list")]
     runs = []
     for run in found:
         history = {key: [[m.step, m.value] for m in client.get_metric_history(run.info.run_id, key)]
