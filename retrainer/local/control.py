@@ -59,7 +59,7 @@ def describe(location: Location) -> dict[str, Any] | None:
     return description
 
 
-def up(location: Location, timeout: float = 120) -> dict[str, Any]:
+def up(location: Location, timeout: float = 300) -> dict[str, Any]:  # the MLflow server takes ~10-60 s to start
     running = describe(location)
     if running:
         return running
