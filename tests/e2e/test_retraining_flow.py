@@ -33,16 +33,16 @@ def test_landed_data_is_retrained_evaluated_and_registered(local_stack):
     metrics = runs.final_metrics(training)
     assert metrics["Iteration"] > 0 and 0 <= metrics["Val_Recall_Risky"] <= 1  # parsed from the job's own log
 
+    run_input = json.loads(execution["input"])
     if local_stack.mlflow.available:  # the run is an MLflow run once finish_run closed it
         from retrainer_core.mlflow_rest import MlflowRest
 
         tracking = MlflowRest(local_stack.mlflow.uri)
         experiment = tracking.experiment_id("scarcegan-retraining")
-        tracked = wait_until(lambda: tracking.find_run(experiment, "retrainer.run_id", execution["name"]), 120,
+        tracked = wait_until(lambda: tracking.find_run(experiment, "retrainer.run_id", run_input["run_id"]), 120,
                              what="the run in MLflow")
         assert len({m["step"] for m in tracking.metric_history(tracked["run_id"], "Val_Recall_Risky")}) > 1
 
-    run_input = json.loads(execution["input"])
     report_key = run_input["quality_gate"]["report_key"]
     evaluation = json.loads(s3.get_object(Bucket=run_input["quality_gate"]["report_bucket"], Key=report_key)["Body"].read())
     models = runs.models(sagemaker, local_stack.provisioned.outputs["ModelPackageGroupName"], execution["name"])
