@@ -23,6 +23,9 @@ SIGNING_SERVICE = "sagemaker-mlflow"
 SERVER_HEADER = "x-mlflow-sm-tracking-server-arn"
 # MLflow's per-request limits of runs/log-batch
 MAX_METRICS, MAX_PARAMS, MAX_TAGS, MAX_ENTRIES = 1000, 100, 100, 1000
+# the IAM action (sagemaker-mlflow:<action>) of each request the Lambda makes; template.yaml grants these
+ACTIONS = {"experiments/get-by-name": "GetExperimentByName", "experiments/create": "CreateExperiment",
+           "runs/search": "SearchRuns", "runs/create": "CreateRun", "runs/log-batch": "LogBatch", "runs/update": "UpdateRun"}
 MAX_PARAM_VALUE, MAX_TAG_VALUE = 500, 5000  # the smallest limits among the MLflow versions AWS serves
 
 

@@ -6,7 +6,7 @@ import json
 
 import pytest
 from retrainer_core.metric_lines import metric_history
-from retrainer_core.mlflow_rest import SERVER_HEADER, MlflowRest, endpoint_of
+from retrainer_core.mlflow_rest import ACTIONS, SERVER_HEADER, MlflowRest, endpoint_of
 from retrainer_core.tracking import track
 
 DEFINITIONS = [{"Name": n, "Regex": f"{n}=(-?[0-9.eE+-]+|nan|inf);"} for n in ("Iteration", "Val_Recall_Risky", "Discriminator_Supervised_Loss")]
@@ -208,3 +208,18 @@ class _Response:
 
     def __exit__(self, *exc):
         return False
+
+
+def test_finish_run_may_call_exactly_what_the_client_calls_on_that_server_only():
+    from pathlib import Path
+
+    from cfnlint.decode import cfn_yaml
+
+    template = cfn_yaml.load(str(Path(__file__).resolve().parents[2] / "template.yaml"))
+    policies = template["Resources"]["FinishRunFunction"]["Properties"]["Policies"]
+    statements = [st for p in policies if "Fn::If" in p and p["Fn::If"][0] == "TrackInMlflow" for st in p["Fn::If"][1]["Statement"]]
+    mlflow = next(st for st in statements if st["Sid"] == "LogToThisTrackingServerOnly")
+
+    assert set(mlflow["Action"]) == {f"sagemaker-mlflow:{action}" for action in ACTIONS.values()}
+    assert mlflow["Resource"] == {"Fn::If": ["CreateMlflowServer", {"Fn::GetAtt": ["MlflowTrackingServer", "TrackingServerArn"]},
+                                             {"Ref": "MlflowTrackingServerArn"}]}
