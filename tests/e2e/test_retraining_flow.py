@@ -39,8 +39,11 @@ def test_landed_data_is_retrained_evaluated_and_registered(local_stack):
 
         tracking = MlflowRest(local_stack.mlflow.uri)
         experiment = tracking.experiment_id("scarcegan-retraining")
-        tracked = wait_until(lambda: tracking.find_run(experiment, "retrainer.run_id", run_input["run_id"]), 120,
-                             what="the run in MLflow")
+        def closed():  # finish_run ends the MLflow run last, after its metrics and candidates
+            found = tracking.find_run(experiment, "retrainer.run_id", run_input["run_id"])
+            return found if found and found["status"] == "FINISHED" else None
+
+        tracked = wait_until(closed, 180, what="the run in MLflow")
         assert len({m["step"] for m in tracking.metric_history(tracked["run_id"], "Val_Recall_Risky")}) > 1
 
     report_key = run_input["quality_gate"]["report_key"]
