@@ -52,6 +52,7 @@ class LocalMlflow:
         self.port = int(os.environ.get(PORT_ENV) or free_port(port))
         self.uri = f"http://127.0.0.1:{self.port}"
         self.process: subprocess.Popen | None = None
+        self.ready = False
 
     @property
     def available(self) -> bool:
@@ -72,22 +73,28 @@ class LocalMlflow:
             # its own process group, working in the state dir: `retrainer local down` can end it
             # even after the stack was killed (control.down -> processes.end_process_groups)
             self.process = subprocess.Popen(command, cwd=self.home, stdout=output, stderr=subprocess.STDOUT,
-                                            stdin=subprocess.DEVNULL, start_new_session=True,
-                                            env={**os.environ, "MLFLOW_ENABLE_ASYNC_LOGGING": "false"})
+                                            stdin=subprocess.DEVNULL, start_new_session=True)
 
-    def wait(self, timeout: float = 180) -> bool:
-        """True once the server answers /health; False when it is not there or did not come up."""
-        if not self.process:
-            return False
+    def wait(self, timeout: float = 180, restarts: int = 3) -> bool:
+        """True once the server answers /health. A server that exits at start (its port taken meanwhile:
+        the probe in `free_port` cannot reserve it) is started again on another port, at most `restarts`
+        times; False when there is no server or it did not come up."""
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+        while self.process and time.monotonic() < deadline:
             if self.process.poll() is not None:
-                log.error("the MLflow server exited (code %s); see %s", self.process.returncode, self.home / "server.log")
-                return False
+                if restarts <= 0:
+                    break
+                restarts -= 1
+                log.warning("the MLflow server exited at start (code %s); starting it on another port", self.process.returncode)
+                self.port = free_port(0)
+                self.uri = f"http://127.0.0.1:{self.port}"
+                self.start()
+                continue
             if healthy(self.uri):
+                self.ready = True
                 return True
             time.sleep(0.5)
-        log.error("the MLflow server did not answer within %.0fs; see %s", timeout, self.home / "server.log")
+        log.error("no MLflow server at %s; see %s", self.uri, self.home / "server.log")
         return False
 
     def stop(self, grace: float = 10) -> None:
@@ -105,5 +112,5 @@ class LocalMlflow:
     def description(self) -> dict[str, object]:
         if not self.process:
             return {"uri": None, "reason": "no mlflow executable (build .venv-mlflow: make .venv-mlflow/.installed)"}
-        return {"uri": self.uri, "pid": self.process.pid, "backend": f"sqlite:///{self.home / 'mlflow.db'}",
+        return {"uri": self.uri, "ready": self.ready, "pid": self.process.pid, "backend": f"sqlite:///{self.home / 'mlflow.db'}",
                 "artifacts": str(self.home / "artifacts"), "log": str(self.home / "server.log")}

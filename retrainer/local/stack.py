@@ -89,9 +89,7 @@ class LocalStack:
         os.environ.update({**client_environment(self.port), "MOTO_PORT": str(self.port)})
         self.mlflow.start()  # starts while the stack provisions; waited for below
         session = boto3.Session(region_name=REGION)
-        # the functions log to the local MLflow server as they log to SageMaker's managed MLflow on AWS
-        tracking = {"MLFLOW_TRACKING_URI": self.mlflow.uri} if self.mlflow.available else {}
-        self.runtime = LambdaRuntime({**client_environment(self.port), **tracking})
+        self.runtime = LambdaRuntime(client_environment(self.port))
         self.runner = JobRunner(session, self.state_dir / "work", self.faults, client_environment(self.port))
         moto_patches.install(self.runner, self.runtime)
         self.server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
@@ -110,7 +108,8 @@ class LocalStack:
             AlarmStateEmitter(session),
             ScheduleEmitter(session),
         ]
-        self.mlflow.wait()
+        if self.mlflow.wait():  # the functions log to it as they log to SageMaker's managed MLflow on AWS
+            self.runtime.base_environment["MLFLOW_TRACKING_URI"] = self.mlflow.uri
         for poller in self.pollers:
             poller.start()
         self.provisioned = provisioned

@@ -37,6 +37,7 @@ def test_landed_data_is_retrained_evaluated_and_registered(local_stack):
     if local_stack.mlflow.available:  # the run is an MLflow run once finish_run closed it
         from retrainer_core.mlflow_rest import MlflowRest
 
+        assert local_stack.mlflow.ready, f"the local MLflow server did not start: see {local_stack.mlflow.home / 'server.log'}"
         tracking = MlflowRest(local_stack.mlflow.uri)
         experiment = tracking.experiment_id("scarcegan-retraining")
         def closed():  # finish_run ends the MLflow run last, after its metrics and candidates

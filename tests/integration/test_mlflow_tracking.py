@@ -24,7 +24,7 @@ SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "screenshots" / "mlf
 @pytest.fixture(scope="module")
 def tracking_uri(local_stack):
     mlflow_python()  # skips, saying how to build it, without the MLflow venv
-    assert local_stack.mlflow.available
+    assert local_stack.mlflow.ready, f"the local MLflow server did not start: see {local_stack.mlflow.home / 'server.log'}"
     return local_stack.mlflow.uri
 
 

@@ -23,3 +23,17 @@ def test_the_server_port_is_the_preferred_one_unless_it_is_taken():
         port = taken.getsockname()[1]
         assert free_port(port) != port
     assert free_port(port) == port
+
+
+def test_a_server_that_exits_at_start_is_started_again_on_another_port(tmp_path, monkeypatch):
+    failing = tmp_path / "mlflow"
+    failing.write_text("#!/bin/sh\necho 'address already in use'\nexit 1\n")
+    failing.chmod(0o755)
+    monkeypatch.setenv("RETRAINER_MLFLOW", str(failing))
+    server = LocalMlflow(tmp_path, tmp_path / "state", free_port(0))
+    first = server.port
+
+    server.start()
+
+    assert server.wait(timeout=30, restarts=2) is False and not server.ready
+    assert server.port != first and (server.home / "server.log").read_text().count("address already in use") == 3
