@@ -1,10 +1,12 @@
 # Retrainer: `make demo` sets everything up and runs the main job on the embedded local stack;
-# `make test` runs the tests. Everything installs pinned into .venv and .venv-tools.
+# `make test` runs the tests. Everything installs pinned into .venv and .venv-tools (and the local MLflow
+# server into .venv-mlflow, apart: its dependencies must not move the app's pins).
 PYTHON ?= python3
 VENV := .venv
 TOOLS := .venv-tools
 CHECKOV := .venv-checkov
 DEPLOY := .venv-deploy
+MLFLOW := .venv-mlflow
 BIN := $(VENV)/bin
 ENV ?= dev
 export SAM_CLI_TELEMETRY = 0
@@ -36,16 +38,22 @@ $(DEPLOY)/.installed: requirements-deploy.lock
 	$(DEPLOY)/bin/pip install -q -r requirements-deploy.lock
 	touch $@
 
-demo: $(VENV)/.installed
+$(MLFLOW)/.installed: requirements-mlflow.lock
+	$(PYTHON) -m venv $(MLFLOW)
+	$(MLFLOW)/bin/pip install -q --upgrade pip==25.3
+	$(MLFLOW)/bin/pip install -q -r requirements-mlflow.lock
+	touch $@
+
+demo: $(VENV)/.installed $(MLFLOW)/.installed
 	$(BIN)/retrainer demo
 
-test: $(VENV)/.installed
+test: $(VENV)/.installed $(MLFLOW)/.installed
 	$(BIN)/pytest -q
 
 unit: $(VENV)/.installed
 	$(BIN)/pytest -q tests/unit
 
-integration: $(VENV)/.installed
+integration: $(VENV)/.installed $(MLFLOW)/.installed
 	$(BIN)/pytest -q tests/integration tests/e2e
 
 # Offline checks (CI: .ci/run): code, template, state machine, security scan, and the built Lambda packages.
@@ -79,7 +87,7 @@ bench: $(VENV)/.installed
 	$(BIN)/python -m bench.bench_scoring
 	$(BIN)/python -m bench.bench_overhead
 
-local-up local-down local-status: $(VENV)/.installed
+local-up local-down local-status: $(VENV)/.installed $(MLFLOW)/.installed
 	$(BIN)/retrainer local $(subst local-,,$@)
 
 lock:
@@ -87,9 +95,9 @@ lock:
 	/tmp/retrainer-lock/bin/pip install -q -r requirements.in
 	{ echo "# Generated: pip freeze of a venv built from requirements.in (make lock). Install with make."; /tmp/retrainer-lock/bin/pip freeze; } > requirements.lock
 
-# requirements-checkov.lock and requirements-deploy.lock, each a pip freeze of a fresh venv from its .in.
+# requirements-{checkov,deploy,mlflow}.lock, each a pip freeze of a fresh venv from its .in.
 lock-extras:
-	for name in checkov deploy; do \
+	for name in checkov deploy mlflow; do \
 	  rm -rf /tmp/retrainer-lock-$$name && $(PYTHON) -m venv /tmp/retrainer-lock-$$name && \
 	  /tmp/retrainer-lock-$$name/bin/pip install -q -r requirements-$$name.in && \
 	  { echo "# Generated: pip freeze of a venv built from requirements-$$name.in (make lock-extras)."; \
@@ -98,4 +106,4 @@ lock-extras:
 
 clean:
 	-$(BIN)/retrainer local down
-	rm -rf $(VENV) $(TOOLS) $(CHECKOV) $(DEPLOY) .retrainer .aws-sam .pytest_cache
+	rm -rf $(VENV) $(TOOLS) $(CHECKOV) $(DEPLOY) $(MLFLOW) .retrainer .aws-sam .pytest_cache

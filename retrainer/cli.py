@@ -29,6 +29,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "graph": ("retrainer.graph", "draw the state machine (Mermaid + PNG); with a run, coloured by outcome"),
     "scores": ("retrainer.scores", "scoring runs; with a batch, every scored player (--out FILE)"),
     "local": ("retrainer.local_commands", "the embedded local stack (moto, no AWS account, no Docker)"),
+    "ui": ("retrainer.ui", "print (or --open) the MLflow UI where every run is tracked"),
     "demo": ("retrainer.demo", "land synthetic data and follow the retraining run it starts"),
     "invoke": ("retrainer.local_commands", "run one function's real handler on the local stack (as sam local invoke)"),
 }

@@ -179,6 +179,7 @@ def run(fail_step: str | None, timeout: float, out: Any = sys.stderr, drift: boo
     print(f"run {execution['name']} started by the landing event", file=out, flush=True)
     described = follow(session, execution, out, timeout)
     result = summary(session, stack, described, landing)
+    result["mlflow"] = (stack.get("mlflow") or {}).get("uri")  # finish_run logs the run there as it closes it
     if described["status"] == "SUCCEEDED" and result["models"]:
         result["approved"] = approve_pick(session, result, out)
         result["scoring"] = score_batch(session, stack, out, timeout)
@@ -206,4 +207,6 @@ def render(result: dict[str, Any]) -> str:
         scoring = result["scoring"]
         lines.append(f"  scoring: {scoring['batch']}: {scoring['rows']} players scored by v{scoring['model_version']}, "
                      f"{scoring['flagged']} flagged -> {scoring['flags_uri']}")
+    if result.get("mlflow"):
+        lines.append(f"  tracked in MLflow: {result['mlflow']} (retrainer ui {execution['name']})")
     return "\n".join(lines)

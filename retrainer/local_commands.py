@@ -34,7 +34,7 @@ def _local(args: argparse.Namespace) -> int:
         if not stack:
             print("local stack: not running")
             return 3
-        print(json.dumps({k: stack[k] for k in ("endpoint", "pid", "stack_name", "outputs", "not_emulated")}, indent=2))
+        print(json.dumps({k: stack[k] for k in ("endpoint", "pid", "stack_name", "outputs", "not_emulated", "mlflow") if k in stack}, indent=2))
     return 0
 
 

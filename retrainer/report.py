@@ -21,10 +21,10 @@ from pathlib import Path
 from typing import Any
 
 from retrainer_core.ledger import Ledger
+from retrainer_core.metric_lines import metric_lines
 from retrainer_core.names import execution_arn, split_s3_uri
 
 from retrainer import target
-from retrainer.metric_definitions import MetricDefinitions
 from retrainer.runs import log_lines
 
 TRAINING_LOGS = "/aws/sagemaker/TrainingJobs"
@@ -34,16 +34,9 @@ STEP_STATES = ("Preprocess", "Train", "Evaluate", "RegisterModels")
 # ---------------------------------------------------------------- pure: metric series
 def metric_series(lines: list[str], definitions: list[dict[str, str]], x_metric: str = "Iteration") -> dict[str, dict[str, list[float]]]:
     """Each MetricDefinition's values per log line that matches it, against the `x_metric` value of that
-    line (or the line's order among metric lines when it has none): {name: {"x": [...], "y": [...]}}.
-    Lines are read as the job runner reads them (retrainer.metric_definitions): nan/inf are not plotted."""
-    parsing = MetricDefinitions(definitions)
+    line (or the line's order among metric lines when it has none): {name: {"x": [...], "y": [...]}}."""
     series: dict[str, dict[str, list[float]]] = {}
-    index = 0
-    for line in lines:
-        values = dict(parsing.values(line))
-        if not values:
-            continue
-        index += 1
+    for index, values in enumerate(metric_lines(lines, definitions), start=1):
         x = values.pop(x_metric, float(index))
         for name, value in values.items():
             entry = series.setdefault(name, {"x": [], "y": []})

@@ -201,9 +201,8 @@ def _details(session: Any, stack: dict[str, Any], ledger: Ledger, run: dict[str,
         return detail
     if run["status"] == "SUPERSEDED":
         return detail
-    detail["experiment"] = {**spec.get("experiment", {}), "trial_components": [
-        c["TrialComponentName"] for c in sagemaker.list_trial_components(TrialName=run_id)["TrialComponentSummaries"]
-    ] if spec.get("experiment") else []}
+    # the MLflow experiment the run is logged to, as its `retrainer.run_id` tag (retrainer ui opens it)
+    detail["experiment"] = {"name": spec.get("experiment", {}).get("name", f"{run['model']}-retraining"), "mlflow_run_tag": run_id}
     detail["training_metrics"] = runs.final_metrics(runs.training_job(sagemaker, run_id))
     detail["models"] = runs.models(sagemaker, spec["model_package_group"], run_id)
     return detail

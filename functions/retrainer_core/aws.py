@@ -66,13 +66,7 @@ class Workflow:
         self.state_machine_arn = state_machine_arn
 
     def start(self, name: str, run_input: dict[str, Any]) -> bool:
-        """Start the named execution, its run a trial of the model's experiment (each job a trial
-        component); False when that name has run already (the run exists)."""
-        experiment = run_input.get("experiment")
-        if experiment:
-            _create_once("create_experiment", ExperimentName=experiment["name"],
-                         Description="Retraining runs of this model: one trial per run, one trial component per job")
-            _create_once("create_trial", TrialName=experiment["trial"], ExperimentName=experiment["name"])
+        """Start the named execution; False when that name has run already (the run exists)."""
         try:
             client("stepfunctions").start_execution(
                 stateMachineArn=self.state_machine_arn, name=name, input=json.dumps(run_input)
@@ -82,14 +76,6 @@ class Workflow:
                 return False
             raise
         return True
-
-
-def _create_once(action: str, **request: Any) -> None:
-    try:
-        getattr(client("sagemaker"), action)(**request)
-    except ClientError as error:
-        if error.response["Error"]["Code"] not in ("ResourceInUse", "ValidationException") or "exist" not in str(error):
-            raise
 
 
 class DeadLetters:

@@ -118,3 +118,4 @@ class FinishRunSettings(_Environment):
     run_ledger_table: str
     state_machine_arn: str
     notifications_topic_arn: str
+    mlflow_tracking_uri: str = ""  # a SageMaker managed MLflow tracking server ARN or an http(s) URL; empty: not tracked

@@ -21,7 +21,7 @@ from retrainer.target import DEFAULT_PORT, Location, StackNotRunning, describe, 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
-def up(location: Location, timeout: float = 120) -> dict[str, Any]:
+def up(location: Location, timeout: float = 300) -> dict[str, Any]:  # the MLflow server takes ~10-60 s to start
     running = describe(location)
     if running:
         return running
@@ -55,6 +55,7 @@ def down(location: Location, timeout: float = 30) -> bool:
         location.description_file.unlink(missing_ok=True)
         _end_leftover_jobs(location)
         return False
+    mlflow_pid = (running.get("mlflow") or {}).get("pid")
     os.kill(running["pid"], signal.SIGTERM)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -66,6 +67,8 @@ def down(location: Location, timeout: float = 30) -> bool:
     else:
         os.kill(running["pid"], signal.SIGKILL)
     _end_leftover_jobs(location)
+    if mlflow_pid:  # the stack stops its MLflow server; one it could not (killed) is ended here
+        end_process_groups([int(mlflow_pid)], location.state_dir)
     return True
 
 

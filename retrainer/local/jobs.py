@@ -25,11 +25,11 @@ from pathlib import Path
 from typing import Any
 
 from moto.sagemaker.exceptions import SagemakerClientError
+from retrainer_core.metric_lines import MetricDefinitions
 
 from retrainer.local.faults import Faults
 from retrainer.local.processes import PROCESS_FILE, signal_group
 from retrainer.local.staging import InProcessS3, StagingError
-from retrainer.metric_definitions import MetricDefinitions
 
 log = logging.getLogger(__name__)
 CONTAINER_ROOT = Path("/opt/ml")
@@ -89,7 +89,6 @@ class JobRunner:
     def _run(self, kind: str, job: Any) -> None:
         name = job.training_job_name if kind == "Training" else job.processing_job_name
         root = self.work_dir / "jobs" / name / "opt" / "ml"
-        self._join_trial(kind, name, job.experiment_config or {})
         started = time.monotonic()
         # SageMaker retries a training job that failed on an internal error, up to RetryStrategy's
         # MaximumRetryAttempts, on fresh instances; each retry is a new "Starting" status transition.
@@ -134,15 +133,6 @@ class JobRunner:
             job.failure_reason = reason
             job.exit_message = reason
             job.processing_job_status = status
-
-    def _join_trial(self, kind: str, name: str, experiment: dict[str, str]) -> None:
-        """As SageMaker does for a job with an ExperimentConfig: a trial component named after the job."""
-        if not experiment.get("TrialName"):
-            return
-        component = f"{name}-aws-{kind.lower()}-job"
-        self.sagemaker.create_trial_component(TrialComponentName=component,
-                                              DisplayName=experiment.get("TrialComponentDisplayName", component))
-        self.sagemaker.associate_trial_component(TrialComponentName=component, TrialName=experiment["TrialName"])
 
     def _train(self, job: Any, name: str, root: Path) -> None:
         hyperparameters = dict(job.hyper_parameters or {})

@@ -25,6 +25,7 @@ from retrainer.local.emitters import (
 from retrainer.local.faults import Faults
 from retrainer.local.jobs import JobRunner
 from retrainer.local.lambdas import LambdaRuntime
+from retrainer.local.mlflow_server import LocalMlflow
 from retrainer.local.pollers import QueuePoller
 from retrainer.local.provision import Provisioned, Provisioner
 
@@ -53,12 +54,14 @@ class LocalStack:
         self.server: ThreadedMotoServer | None = None
         self.pollers: list[Any] = []
         self.provisioned: Provisioned | None = None
+        self.mlflow = LocalMlflow(project_root, state_dir, port + 1)
 
     def start(self) -> Provisioned:
         ensure_free(self.port)
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self.faults.clear()
         os.environ.update({**client_environment(self.port), "MOTO_PORT": str(self.port)})
+        self.mlflow.start()  # starts while the stack provisions; waited for below
         session = boto3.Session(region_name=REGION)
         self.runtime = LambdaRuntime(client_environment(self.port))
         self.runner = JobRunner(session, self.state_dir / "work", self.faults, client_environment(self.port))
@@ -80,6 +83,8 @@ class LocalStack:
             AlarmStateEmitter(session),
             ScheduleEmitter(session),
         ]
+        if self.mlflow.wait():  # the functions log to it as they log to SageMaker's managed MLflow on AWS
+            self.runtime.base_environment["MLFLOW_TRACKING_URI"] = self.mlflow.uri
         for poller in self.pollers:
             poller.start()
         self.provisioned = provisioned
@@ -109,6 +114,7 @@ class LocalStack:
             poller.join(timeout=5)
         if self.server:
             self.server.stop()
+        self.mlflow.stop()
         (self.state_dir / "stack.json").unlink(missing_ok=True)
 
     def _write_description(self, provisioned: Provisioned) -> None:
@@ -120,5 +126,6 @@ class LocalStack:
             "outputs": provisioned.outputs,
             "functions": {k: {**asdict(v), "code_dir": str(v.code_dir)} for k, v in provisioned.functions.items()},
             "not_emulated": provisioned.skipped,
+            "mlflow": self.mlflow.description(),
         }
         (self.state_dir / "stack.json").write_text(json.dumps(description, indent=2, default=str))
