@@ -27,6 +27,7 @@ from typing import Any
 
 from moto.sagemaker.exceptions import SagemakerClientError
 
+from retrainer.local import instances
 from retrainer.local.faults import Faults
 from retrainer.local.processes import PROCESS_FILE, signal_group
 
@@ -224,8 +225,22 @@ class JobRunner:
         command = [local(a) for a in app.get("ContainerEntrypoint", []) + app.get("ContainerArguments", [])]
         if command and command[0] in ("python", "python3"):
             command[0] = self.python
-        self._execute(job, "ProcessingJobs", name, command, dict(job.environment), root,
-                      int((job.stopping_condition or {}).get("MaxRuntimeInSeconds", 86400)), [])
+        max_runtime = int((job.stopping_condition or {}).get("MaxRuntimeInSeconds", 86400))
+        count = int(((getattr(job, "processing_resources", None) or {}).get("ClusterConfig") or {}).get("InstanceCount", 1))
+        if count > 1:  # N instances, each its resourceconfig and its share of the inputs (instances.py)
+            hosts = instances.processing_instances(
+                root, count, [(Path(local(i["S3Input"]["LocalPath"])), i["S3Input"].get("S3DataDistributionType", ""))
+                              for i in job.processing_inputs],
+                [Path(local(o["S3Output"]["LocalPath"])) for o in outputs])
+            instances.run_all(hosts, lambda host: self._execute(
+                job, "ProcessingJobs", name, [instances.rebase(a, root, host) for a in command],
+                dict(job.environment), host.root, max_runtime, []))
+            for output in outputs:
+                for host in hosts:
+                    self._upload_dir(Path(instances.rebase(local(output["S3Output"]["LocalPath"]), root, host)),
+                                     output["S3Output"]["S3Uri"])
+            return
+        self._execute(job, "ProcessingJobs", name, command, dict(job.environment), root, max_runtime, [])
         for output in outputs:
             self._upload_dir(Path(local(output["S3Output"]["LocalPath"])), output["S3Output"]["S3Uri"])
 
