@@ -234,17 +234,12 @@ def write_merged(artifacts: Path, train_dir: Path | None = None) -> dict:
     """Merge the partials under ``artifacts/_partials`` into pipeline.json, scaler.json,
     statistics.json, folds.csv and data_quality.json (the merged report): the same files whatever
     the number of shards. Returns the merged data-quality report."""
-    from scarcegan.shards import baseline_from_sample, load_partials, merge_partials
+    from scarcegan.shards import merged_views
 
-    partials = load_partials(artifacts)
-    merged = merge_partials(partials)
-    pipeline = FeaturePipeline.from_merged(merged)
+    merged, pipeline, baseline = merged_views(artifacts)
     pipeline.save(artifacts / "pipeline.json")
     pipeline.scaler.save(artifacts / "scaler.json")
-    sample = merged.sample.set_index(ID_COLUMN)
-    scaled = pipeline.finish(sample[pipeline.numeric_columns].astype(float),
-                             sample[pipeline.categorical_columns])
-    (artifacts / "statistics.json").write_text(json.dumps(baseline_from_sample(scaled, merged.rows), indent=2))
+    (artifacts / "statistics.json").write_text(json.dumps(baseline, indent=2))
     if train_dir is not None and split_files(train_dir, "train"):
         folds = pd.concat([pd.read_parquet(p, columns=[ID_COLUMN, LABEL_COLUMN, FOLD_COLUMN])
                            for p in split_files(train_dir, "train")], ignore_index=True)

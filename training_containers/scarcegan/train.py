@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from scarcegan import shards
 from scarcegan.artifact import SCORE_DEFINITIONS
 from scarcegan.candidates import RULES, CandidateTracker, distinct
 from scarcegan.errors import DataError
@@ -61,20 +62,9 @@ def parse_args(argv: list[str] | None = None) -> tuple[argparse.Namespace, dict[
     return args, hyper
 
 
-def load_split(path: Path, labelled: bool) -> pd.DataFrame:
-    if not path.is_file():
-        raise DataError(str(path), "missing (run preprocess first)")
-    try:
-        frame = pd.read_csv(path, dtype={ID_COLUMN: str, LABEL_COLUMN: str}, keep_default_na=False)
-    except pd.errors.EmptyDataError:
-        raise DataError(str(path), "is empty (no header, no rows)") from None
-    if frame.empty:
-        raise DataError(str(path), "has no rows")
-    if labelled:
-        unknown = sorted(set(frame[LABEL_COLUMN]) - set(LABELLED_GROUPS))
-        if unknown:
-            raise DataError(str(path), f"unknown label(s) {unknown}")
-    return frame
+def load_split(folder: Path, name: str, labelled: bool, pipeline=None) -> pd.DataFrame:
+    """A preprocess split as scaled model inputs (Parquet shards through the merged pipeline)."""
+    return shards.load_split(folder, name, pipeline, labelled)
 
 
 def main(model_dir: str | Path, train_dir: str | Path, validation_dir: str | Path,
@@ -86,16 +76,17 @@ def main(model_dir: str | Path, train_dir: str | Path, validation_dir: str | Pat
     restarted job (a spot interruption) resumes from the last one instead of starting over."""
     from scarcegan.training import ScarceGANTrainer, label_indices, risky_metrics
 
-    train = load_split(Path(train_dir) / "train.csv", True)
-    unlabeled = load_split(Path(train_dir) / "unlabeled.csv", False)
-    val = load_split(Path(validation_dir) / "val.csv", True)
+    pipeline = shards.pipeline_for(train_dir)  # merged from the shards' partials (docs/decisions/0400)
+    train = load_split(Path(train_dir), "train", True, pipeline)
+    unlabeled = load_split(Path(train_dir), "unlabeled", False, pipeline)
+    val = load_split(Path(validation_dir), "val", True, pipeline)
     feature_names = [c for c in train.columns if c not in NON_FEATURE_COLUMNS]
-    for name, frame in (("unlabeled.csv", unlabeled), ("val.csv", val)):
+    for name, frame in (("unlabeled", unlabeled), ("val", val)):
         missing = [c for c in feature_names if c not in frame.columns]
         if missing:
             raise DataError(name, f"missing feature column(s) {missing[:5]}")
     if POSITIVE_CLASS not in set(train[LABEL_COLUMN]):
-        raise DataError(str(Path(train_dir) / "train.csv"), "no risky labels in the training split")
+        raise DataError(f"{Path(train_dir)}/train-*.parquet", "no risky labels in the training split")
 
     x_train = train[feature_names].to_numpy(np.float32)
     y_train = label_indices(train[LABEL_COLUMN])

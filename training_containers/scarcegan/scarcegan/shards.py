@@ -415,3 +415,51 @@ def training_tail_ratios(sample: pd.DataFrame, numeric: list[str]) -> dict[str, 
 
 def heavy_columns(sample: pd.DataFrame, numeric: list[str], mode: str) -> list[str]:
     return heavy_tail_columns(sample[numeric].astype(float), mode)
+
+
+def load_split(folder: str | Path, name: str, pipeline=None, labelled: bool = True) -> pd.DataFrame:
+    """A split for a consumer, checked: missing, empty and unknown labels are DataErrors.
+    ``pipeline`` None: merged from ``folder`` (or none needed for an output written before sharding)."""
+    from .schema import LABELLED_GROUPS
+
+    folder = Path(folder)
+    shown = f"{folder}/{name}-*.parquet"
+    legacy = folder / f"{name}.csv"
+    if not split_files(folder, name):
+        if not legacy.is_file():
+            raise DataError(shown, "missing (run preprocess first)")
+        shown = str(legacy)
+        try:
+            frame = next(iter_split(folder, name, pipeline))
+        except pd.errors.EmptyDataError:
+            raise DataError(shown, "is empty (no header, no rows)") from None
+    else:
+        frame = read_split(folder, name, pipeline)
+    if frame.empty:
+        raise DataError(shown, "has no rows")
+    if labelled:
+        unknown = sorted(set(frame[LABEL_COLUMN]) - set(LABELLED_GROUPS))
+        if unknown:
+            raise DataError(shown, f"unknown label(s) {unknown}")
+    return frame
+
+
+def pipeline_for(folder: str | Path):
+    """load_pipeline, or None where the folder holds pre-sharding CSV splits only."""
+    folder = Path(folder)
+    if not partial_files(folder) and not (folder / "pipeline.json").is_file():
+        return None
+    return load_pipeline(folder)
+
+
+def merged_views(folder: str | Path):
+    """(merged, FeaturePipeline, statistics.json baseline of the model inputs) from ``folder``'s
+    partials: what every consumer of a sharded preprocess derives alike."""
+    from .pipeline import FeaturePipeline
+
+    merged = merge_partials(load_partials(Path(folder)))
+    pipeline = FeaturePipeline.from_merged(merged)
+    sample = merged.sample.set_index(ID_COLUMN)
+    scaled = pipeline.finish(sample[pipeline.numeric_columns].astype(float),
+                             sample[pipeline.categorical_columns])
+    return merged, pipeline, baseline_from_sample(scaled, merged.rows)
