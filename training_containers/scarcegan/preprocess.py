@@ -171,6 +171,8 @@ def main(base_dir: str | Path = "/opt/ml/processing", input_format: str | None =
                 ids = base_table.index.to_numpy()
                 seen.append(player_hash(ids))
                 _count(entry, rows, ids, spec, group)
+                quality["ignored_columns"] = sorted(set(quality.get("ignored_columns", []))
+                                                    | {c for c in rows.columns if c in RESERVED_COLUMNS})
                 if group == UNLABELED_GROUP:
                     split = np.full(len(ids), "unlabeled", dtype=object)
                 else:
@@ -192,7 +194,7 @@ def main(base_dir: str | Path = "/opt/ml/processing", input_format: str | None =
                     frame = stored[chosen]
                     if name == "train":
                         frame = frame.copy()
-                        frame.insert(2, FOLD_COLUMN, fold[chosen].astype(np.int32))
+                        frame.insert(2, FOLD_COLUMN, fold[chosen].astype(np.int64))
                         if group == POSITIVE_CLASS:
                             for f in fold[chosen]:
                                 quality["risky_per_fold"][int(f)] += 1
@@ -398,11 +400,14 @@ def _counts_report(quality: dict, n_folds: int) -> dict:
     if per_fold and min(per_fold) == 0:
         report["warnings"].append(f"some of the {n_folds} folds hold no risky player: "
                                   "use fewer folds for cross-validated estimates")
+    ignored = quality.get("ignored_columns", [])
     for name in ("validation/val", "test/test"):
         n_risky = report["splits"][f"{name}.parquet"].get(POSITIVE_CLASS, 0)
         if n_risky < 10:
             report["warnings"].append(f"{name}.parquet holds {n_risky} risky player(s): one number on "
                                       "it is noise; read its interval")
+    if ignored:
+        report["warnings"].append(f"landed column(s) {ignored} ignored (preprocess writes them itself)")
     return report
 
 

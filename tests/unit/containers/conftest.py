@@ -67,3 +67,28 @@ def landing(tmp_path, tiny_batch):
 @pytest.fixture(scope="session")
 def drift():
     return load_entry_point("drift")
+
+
+def read_output(out, name: str):
+    """A preprocess output as scaled model inputs (``train/train``, ``train/unlabeled``,
+    ``validation/val``, ``test/test``) or the test players' landed rows (``test/raw``), read from
+    its Parquet shards through the pipeline merged from the shards' partials."""
+    import pandas as pd
+    from scarcegan import shards
+
+    out = Path(out)
+    folder, split = name.removesuffix(".csv").removesuffix(".parquet").split("/")
+    if split == "raw":
+        return pd.concat([pd.read_parquet(p) for p in shards.split_files(out / folder, "raw")],
+                         ignore_index=True)
+    return shards.read_split(out / folder, split, shards.load_pipeline(out / "train"))
+
+
+def stage_evaluation(processed, evaluation_base) -> None:
+    """Evaluate's `test` and `artifacts` inputs as the state machine stages them from preprocess's
+    outputs (``processed`` = preprocess's output folder)."""
+    import shutil
+
+    processed, evaluation_base = Path(processed), Path(evaluation_base)
+    for channel in ("test", "artifacts"):
+        shutil.copytree(processed / channel, evaluation_base / "input" / channel, dirs_exist_ok=True)

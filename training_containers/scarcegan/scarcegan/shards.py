@@ -296,6 +296,7 @@ def merge_quality(parts: list[dict]) -> dict:
     out: dict = {"groups": {}, "splits": {}, "risky_per_fold": [], "shards": []}
     for part in parts:
         out["shards"].append(part.get("shard"))
+        out["ignored_columns"] = sorted(set(out.get("ignored_columns", [])) | set(part.get("ignored_columns", [])))
         for group, entry in part.get("groups", {}).items():
             into = out["groups"].setdefault(group, {"files": [], "rows": 0, "players": 0})
             into["files"] += entry.get("files", [])
