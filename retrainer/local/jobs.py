@@ -234,7 +234,7 @@ class JobRunner:
                 [Path(local(o["S3Output"]["LocalPath"])) for o in outputs])
             instances.run_all(hosts, lambda host: self._execute(
                 job, "ProcessingJobs", name, [instances.rebase(a, root, host) for a in command],
-                dict(job.environment), host.root, max_runtime, []))
+                dict(job.environment), host.root, max_runtime, [], host.host))
             for output in outputs:
                 for host in hosts:
                     self._upload_dir(Path(instances.rebase(local(output["S3Output"]["LocalPath"]), root, host)),
@@ -246,7 +246,7 @@ class JobRunner:
 
     # ---- the process
     def _execute(self, job: Any, log_kind: str, name: str, command: list[str], environment: dict[str, str],
-                 cwd: Path, max_runtime: int, metric_definitions: list[dict[str, str]]) -> None:
+                 cwd: Path, max_runtime: int, metric_definitions: list[dict[str, str]], host: str = "algo-1") -> None:
         env = {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
             "HOME": os.environ.get("HOME", "/tmp"),
@@ -256,7 +256,7 @@ class JobRunner:
             **self.aws_environment,
             **environment,
         }
-        logs = _LogStream(self.logs, f"/aws/sagemaker/{log_kind}", f"{name}/algo-1-{int(time.time())}")
+        logs = _LogStream(self.logs, f"/aws/sagemaker/{log_kind}", f"{name}/{host}-{int(time.time())}")
         metrics = _MetricParser(metric_definitions)
         tail: list[str] = []
         process = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,

@@ -69,19 +69,7 @@ def drift():
     return load_entry_point("drift")
 
 
-def read_output(out, name: str):
-    """A preprocess output as scaled model inputs (``train/train``, ``train/unlabeled``,
-    ``validation/val``, ``test/test``) or the test players' landed rows (``test/raw``), read from
-    its Parquet shards through the pipeline merged from the shards' partials."""
-    import pandas as pd
-    from scarcegan import shards
-
-    out = Path(out)
-    folder, split = name.removesuffix(".csv").removesuffix(".parquet").split("/")
-    if split == "raw":
-        return pd.concat([pd.read_parquet(p) for p in shards.split_files(out / folder, "raw")],
-                         ignore_index=True)
-    return shards.read_split(out / folder, split, shards.load_pipeline(out / "train"))
+from tests.utils.shards import read_output  # noqa: E402,F401 - the tests' reader of preprocess outputs
 
 
 def stage_evaluation(processed, evaluation_base) -> None:

@@ -17,9 +17,8 @@ from scarcegan.pipeline import FeaturePipeline
 
 from retrainer.local import instances
 from retrainer.synthetic import featurised_batch, generate, write_batch
-from tests.unit.containers.conftest import read_output
+from tests.utils.shards import assert_same_outputs, read_output
 
-SPLITS = ("train/train", "train/unlabeled", "validation/val", "test/test")
 SMALL = dict(n_unlabeled=400, n_risky=30, n_dormant=120, n_normal=200, n_heavy=100, weeks=8)
 
 
@@ -38,30 +37,6 @@ def run_sharded(preprocess, data: Path, root: Path, count: int, **arguments) -> 
     if count > 1:
         preprocess.write_merged(landed / "artifacts", landed / "train")
     return landed
-
-
-def assert_same_outputs(one: Path, many: Path) -> None:
-    a = json.loads((one / "artifacts/pipeline.json").read_text())
-    b = json.loads((many / "artifacts/pipeline.json").read_text())
-    for key in ("feature_names", "numeric_columns", "categorical_levels", "medians", "heavy_tail"):
-        assert a[key] == b[key], key
-    np.testing.assert_allclose(a["scaler"]["mean"], b["scaler"]["mean"], rtol=1e-9, atol=1e-12)
-    np.testing.assert_allclose(a["scaler"]["scale"], b["scaler"]["scale"], rtol=1e-9)
-    assert json.loads((one / "artifacts/statistics.json").read_text()) == \
-        json.loads((many / "artifacts/statistics.json").read_text())
-    for name in SPLITS:
-        x = read_output(one, name).sort_values("player_id", ignore_index=True)
-        y = read_output(many, name).sort_values("player_id", ignore_index=True)
-        assert len(x) and list(x.columns) == list(y.columns), name
-        pd.testing.assert_frame_equal(x, y, check_exact=False, rtol=1e-5, atol=1e-6)
-    raw_x = read_output(one, "test/raw").sort_values(["player_id", *read_output(one, "test/raw").columns[2:3]],
-                                                      ignore_index=True)
-    raw_y = read_output(many, "test/raw").sort_values(["player_id", *raw_x.columns[2:3]], ignore_index=True)
-    pd.testing.assert_frame_equal(raw_x, raw_y)
-    qa = json.loads((one / "artifacts/data_quality.json").read_text())
-    qb = json.loads((many / "artifacts/data_quality.json").read_text())
-    assert qa["splits"] == qb["splits"] and qa["folds"] == qb["folds"]
-    assert {g: e["players"] for g, e in qa["groups"].items()} == {g: e["players"] for g, e in qb["groups"].items()}
 
 
 @pytest.mark.parametrize("count", [2, 3])
