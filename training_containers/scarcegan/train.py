@@ -26,6 +26,9 @@ from scarcegan.parameters import parse_family
 from scarcegan.schema import ID_COLUMN, LABEL_COLUMN, LABELLED_GROUPS, POSITIVE_CLASS, SUPERVISED_CLASSES
 
 NON_FEATURE_COLUMNS = (ID_COLUMN, LABEL_COLUMN, "fold")
+# More unlabeled players than this are streamed (tf.data over the Parquet shards) instead of held in
+# memory: 1 M players x ~35 float32 inputs = ~140 MB (docs/decisions/0402).
+STREAM_ABOVE_PLAYERS = 1_000_000
 SCARCEGAN_THRESHOLD = 0.5  # on artifact.scarcegan_score: the argmax rule the candidates were chosen by
 
 METRIC_LINE = ("Iteration={i}; Discriminator_Supervised_Loss={sup:.6f}; "
@@ -62,14 +65,17 @@ def parse_args(argv: list[str] | None = None) -> tuple[argparse.Namespace, dict[
     return args, hyper
 
 
-def load_split(folder: Path, name: str, labelled: bool, pipeline=None) -> pd.DataFrame:
-    """A preprocess split as scaled model inputs (Parquet shards through the merged pipeline)."""
+def load_split(folder: Path, name: str, labelled: bool, pipeline=None, head: int | None = None) -> pd.DataFrame:
+    """A preprocess split as scaled model inputs (Parquet shards through the merged pipeline);
+    ``head``: only the first batch (for its columns)."""
+    if head is not None:
+        return next(shards.iter_split(folder, name, pipeline, batch_rows=head))
     return shards.load_split(folder, name, pipeline, labelled)
 
 
 def main(model_dir: str | Path, train_dir: str | Path, validation_dir: str | Path,
          hp: Hyperparameters, output_data_dir: str | Path | None = None,
-         checkpoint_dir: str | Path | None = None) -> dict:
+         checkpoint_dir: str | Path | None = None, stream_above: int = STREAM_ABOVE_PLAYERS) -> dict:
     """Train, print metric lines, write candidates; returns candidates.json's content.
 
     With a checkpoint_dir, the training state is saved every CHECKPOINT_EVERY sample intervals and a
@@ -78,7 +84,18 @@ def main(model_dir: str | Path, train_dir: str | Path, validation_dir: str | Pat
 
     pipeline = shards.pipeline_for(train_dir)  # merged from the shards' partials (docs/decisions/0400)
     train = load_split(Path(train_dir), "train", True, pipeline)
-    unlabeled = load_split(Path(train_dir), "unlabeled", False, pipeline)
+    unlabeled_input = None
+    players = shards.split_players(Path(train_dir), "unlabeled")
+    if pipeline is not None and players > stream_above:  # too many to hold: a tf.data stream
+        from scarcegan.training import parquet_stream
+
+        unlabeled = load_split(Path(train_dir), "unlabeled", False, pipeline, head=1)
+        unlabeled_input = parquet_stream(
+            lambda: (b[pipeline.feature_names].to_numpy(np.float32)
+                     for b in shards.iter_split(Path(train_dir), "unlabeled", pipeline)), len(pipeline.feature_names))
+        print(f"Unlabeled players: {players} streamed from Parquet shards (tf.data)", flush=True)
+    else:
+        unlabeled = load_split(Path(train_dir), "unlabeled", False, pipeline)
     val = load_split(Path(validation_dir), "val", True, pipeline)
     feature_names = [c for c in train.columns if c not in NON_FEATURE_COLUMNS]
     for name, frame in (("unlabeled", unlabeled), ("val", val)):
@@ -92,7 +109,9 @@ def main(model_dir: str | Path, train_dir: str | Path, validation_dir: str | Pat
     y_train = label_indices(train[LABEL_COLUMN])
     x_val = val[feature_names].to_numpy(np.float32)
     y_val = label_indices(val[LABEL_COLUMN])
-    trainer = ScarceGANTrainer(hp, x_train, y_train, unlabeled[feature_names].to_numpy(np.float32))
+    if unlabeled_input is None:
+        unlabeled_input = unlabeled[feature_names].to_numpy(np.float32)
+    trainer = ScarceGANTrainer(hp, x_train, y_train, unlabeled_input)
     tracker = CandidateTracker(hp.candidate_kinds, hp.recall_floor)
 
     started = time.perf_counter()

@@ -155,13 +155,21 @@ class Partial:
     @classmethod
     def load(cls, path: Path) -> Partial:
         data = json.loads(path.read_text())
-        sample_path = path.with_name(f"{data['shard']}-sample.parquet")
-        sample = pd.read_parquet(sample_path) if sample_path.is_file() else None
-        if sample is not None:
-            sample[ID_COLUMN] = sample[ID_COLUMN].astype(str)
-        return cls(data["shard"], data["numeric"], data["categorical"], data["rows"], data["moments"],
-                   data["levels"], data["quality"], sample, data.get("sample_players", SAMPLE_PLAYERS),
-                   data.get("settings", {}))
+        partial = cls(data["shard"], data["numeric"], data["categorical"], data["rows"], data["moments"],
+                      data["levels"], data["quality"], None, data.get("sample_players", SAMPLE_PLAYERS),
+                      data.get("settings", {}))
+        partial.sample_path = path.with_name(f"{data['shard']}-sample.parquet")  # read when merged
+        return partial
+
+    def read_sample(self) -> pd.DataFrame | None:
+        if self.sample is not None:
+            return self.sample
+        path = getattr(self, "sample_path", None)
+        if path is None or not Path(path).is_file():
+            return None
+        sample = pd.read_parquet(path)
+        sample[ID_COLUMN] = sample[ID_COLUMN].astype(str)
+        return sample
 
 
 def _bottom_k(frame: pd.DataFrame, k: int) -> pd.DataFrame:
@@ -219,8 +227,11 @@ def merge_partials(partials: list[Partial]) -> Merged:
             for level, count in partial.levels.get(column, {}).items():
                 levels[column][level] = levels[column].get(level, 0) + count
     k = min(p.sample_players for p in partials)
-    samples = [p.sample for p in partials if p.sample is not None]
-    sample = _bottom_k(pd.concat(samples, ignore_index=True), k)
+    sample = None  # one shard's sample at a time: memory ~2k rows whatever the number of shards
+    for partial in partials:
+        theirs = partial.read_sample()
+        if theirs is not None:
+            sample = _bottom_k(theirs if sample is None else pd.concat([sample, theirs], ignore_index=True), k)
     for partial in every:
         if partial.settings != partials[0].settings:
             raise DataError(f"{PARTIALS}/{partial.shard}.json",
@@ -464,3 +475,8 @@ def merged_views(folder: str | Path):
     scaled = pipeline.finish(sample[pipeline.numeric_columns].astype(float),
                              sample[pipeline.categorical_columns])
     return merged, pipeline, baseline_from_sample(scaled, merged.rows)
+
+
+def split_players(folder: str | Path, name: str) -> int:
+    """Players (rows) of a split from the Parquet footers, without reading it."""
+    return sum(pq.ParquetFile(p).metadata.num_rows for p in split_files(folder, name))
