@@ -94,8 +94,10 @@ def run_sharded(data: Path, root: Path, count: int, chunk_rows: int) -> tuple[fl
     (root / "processing/input").mkdir(parents=True)
     shutil.copytree(data, root / "processing/input/data", copy_function=os.link)
     outputs = [root / "processing/output" / name for name in OUTPUTS]
-    hosts = instances.processing_instances(root, count, [(root / "processing/input/data", instances.SHARDED)],
-                                           outputs)
+    data_in = root / "processing/input/data"
+    hosts = instances.processing_instances(  # unlabeled sharded, labelled whole (docs/decisions/0401)
+        root, count, [(data_in / g, instances.SHARDED if g == "unlabeled" else "FullyReplicated")
+                      for g in ("unlabeled", "risky", "dormant", "normal", "heavy")], outputs)
     started = time.perf_counter()
     processes = [subprocess.Popen([sys.executable, "-c", RUN_ONE.format(container=str(CONTAINER),
                                    base=str(h.root / "processing"), chunk_rows=chunk_rows)],

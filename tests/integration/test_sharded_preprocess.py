@@ -19,8 +19,17 @@ OUTPUTS = ("train", "validation", "test", "artifacts")
 SMALL = dict(n_unlabeled=400, n_risky=30, n_dormant=120, n_normal=200, n_heavy=100, weeks=8)
 
 
-def _preprocess_job(sagemaker, name: str, code: str, data: str, out: str, count: int, distribution: str) -> None:
-    """The state machine's Preprocess parameters, with the data input sharded (issue 15)."""
+def _data_inputs(data: str) -> list[dict]:
+    """docs/decisions/0401: the unlabeled group ShardedByS3Key, each labelled group FullyReplicated."""
+    return [{"InputName": f"data-{group}",
+             "S3Input": {"S3Uri": f"{data}{group}/", "LocalPath": f"/opt/ml/processing/input/data/{group}",
+                         "S3DataType": "S3Prefix", "S3InputMode": "File",
+                         "S3DataDistributionType": "ShardedByS3Key" if group == "unlabeled" else "FullyReplicated"}}
+            for group in ("unlabeled", "risky", "dormant", "normal", "heavy")]
+
+
+def _preprocess_job(sagemaker, name: str, code: str, data: str, out: str, count: int) -> None:
+    """The state machine's Preprocess parameters, with the inputs of issue 15 (docs/decisions/0401)."""
     sagemaker.create_processing_job(
         ProcessingJobName=name,
         RoleArn="arn:aws:iam::123456789012:role/retrainer-sagemaker",
@@ -34,9 +43,7 @@ def _preprocess_job(sagemaker, name: str, code: str, data: str, out: str, count:
             {"InputName": "code", "S3Input": {"S3Uri": code, "LocalPath": "/opt/ml/processing/input/code",
                                               "S3DataType": "S3Prefix", "S3InputMode": "File",
                                               "S3DataDistributionType": "FullyReplicated"}},
-            {"InputName": "data", "S3Input": {"S3Uri": data, "LocalPath": "/opt/ml/processing/input/data",
-                                              "S3DataType": "S3Prefix", "S3InputMode": "File",
-                                              "S3DataDistributionType": distribution}}],
+            *_data_inputs(data)],
         ProcessingOutputConfig={"Outputs": [
             {"OutputName": o, "S3Output": {"S3Uri": f"{out}/{o}", "LocalPath": f"/opt/ml/processing/output/{o}",
                                            "S3UploadMode": "EndOfJob"}} for o in OUTPUTS]})
@@ -72,16 +79,18 @@ def test_two_instance_sharded_preprocess_equals_one_instance(local_stack, tmp_pa
     code = f"s3://{artifacts}/code/{code_version(ROOT / 'training_containers' / 'scarcegan')}/scarcegan/"
     data = f"s3://{landing}/incoming/scarcegan/{batch}/"
     # When Preprocess runs with InstanceCount=1 and with InstanceCount=2 (ShardedByS3Key)
-    for count, distribution in ((1, "FullyReplicated"), (2, "ShardedByS3Key")):
+    for count in (1, 2):
         name = f"it-sharded-preprocess-{count}-{int(time.time())}"
-        _preprocess_job(sagemaker, name, code, data, f"s3://{artifacts}/it-sharded/{count}", count, distribution)
+        _preprocess_job(sagemaker, name, code, data, f"s3://{artifacts}/it-sharded/{count}", count)
         job = _wait(sagemaker, name)
         assert job["ProcessingJobStatus"] == "Completed", job.get("FailureReason")
         _download(s3, artifacts, f"it-sharded/{count}", tmp_path / str(count))
     one, two = tmp_path / "1", tmp_path / "2"
-    # Then each of the two instances wrote its own shard of every split and its partial statistics
+    # Then each of the two instances wrote its own shard of the unlabeled players and its partial
+    # statistics (the first also the labelled players' splits)
     assert [p.name for p in shards.split_files(two / "train", "unlabeled")] == [
         "unlabeled-00000-of-00002.parquet", "unlabeled-00001-of-00002.parquet"]
+    assert [p.name for p in shards.split_files(two / "test", "test")] == ["test-00000-of-00002.parquet"]
     assert len(shards.partial_files(two / "artifacts")) == 2 == len(shards.partial_files(two / "train"))
     # and, merged as train/evaluate merge them, the outputs equal the single instance's
     import preprocess  # the container's entry point (on sys.path through tests.utils.shards)

@@ -31,8 +31,6 @@ from scarcegan.shards import (
     SAMPLE_PLAYERS,
     Partial,
     SplitWriter,
-    hash_folds,
-    hash_split,
     merge_quality,
     player_hash,
     resource_config,
@@ -48,7 +46,7 @@ from scarcegan.schema import (
     UNLABELED_GROUP,
     WEEK_COLUMN,
 )
-from scarcegan.splits import VALIDATION_SHARE
+from scarcegan.splits import VALIDATION_SHARE, assign_folds, split_players
 
 FAMILY = "data"
 CHUNK_ROWS = 250_000  # landed rows per chunk (whole part files; docs/decisions/0402)
@@ -141,6 +139,20 @@ def main(base_dir: str | Path = "/opt/ml/processing", input_format: str | None =
                "raw": SplitWriter(out / "test", "raw", shard)}
     quality: dict = {"shard": shard, "host": host, "groups": {}, "splits": {},
                      "risky_per_fold": [0] * params["folds"]}
+    # Labelled players are few (labels are scarce) and every instance has all of them (their group
+    # folders are FullyReplicated inputs): each computes the same stratified split from them, the
+    # first instance featurises them; the unlabeled players are sharded (docs/decisions/0401).
+    first_host = host not in hosts or host == hosts[0]
+    labelled, fingerprint = _labelled_players(data_dir, base, spec)
+    labelled["split"] = split_players(labelled[LABEL_COLUMN].to_numpy(), params["test_fraction"],
+                                      validation_share, params["split_seed"])
+    train_players = labelled[labelled["split"] == "train"]
+    fold_of = dict(zip(train_players[ID_COLUMN], assign_folds(train_players[LABEL_COLUMN].to_numpy(),
+                                                              params["folds"], params["split_seed"]),
+                       strict=True))
+    split_of = dict(zip(labelled[ID_COLUMN], labelled["split"], strict=True))
+    del labelled, train_players
+    partial.settings["labelled_files"] = fingerprint  # the same on every instance, checked at the merge
     columns: tuple[list[str], list[str]] | None = None  # features format: (numeric, categorical)
     seen: list[np.ndarray] = []  # hashes of the players featurised so far (8 bytes a player)
     try:
@@ -150,8 +162,11 @@ def main(base_dir: str | Path = "/opt/ml/processing", input_format: str | None =
                                                 "players": 0}
             if spec.input_format == "telemetry":
                 entry.update(weeks=[], players_with_missing_weeks=0, negative_values={})
+            if group != UNLABELED_GROUP and not first_host:
+                entry["files"] = []  # counted by the first instance
+                continue
             if not files:
-                if len(hosts) == 1:
+                if len(hosts) == 1 or group != UNLABELED_GROUP:
                     raise DataError(f"{_shown(data_dir / group, base)}/",
                                     "no risky labels: the risky group has no data files"
                                     if group == POSITIVE_CLASS else "no data files (group is empty)")
@@ -176,9 +191,8 @@ def main(base_dir: str | Path = "/opt/ml/processing", input_format: str | None =
                 if group == UNLABELED_GROUP:
                     split = np.full(len(ids), "unlabeled", dtype=object)
                 else:
-                    split = hash_split(ids, [group] * len(ids), params["test_fraction"], validation_share,
-                                       params["split_seed"])
-                fold = hash_folds(ids, params["folds"], params["split_seed"])
+                    split = np.array([split_of[i] for i in ids], dtype=object)
+                fold = np.array([fold_of.get(i, -1) for i in ids], dtype=np.int64)
                 training = np.isin(split, ("train", "unlabeled"))
                 partial.update(base_table[training], categories[training])
                 stored = base_table.astype(np.float32)
@@ -252,6 +266,33 @@ def write_merged(artifacts: Path, train_dir: Path | None = None) -> dict:
     report = _merged_report(merged.quality, pipeline, params)
     (artifacts / "data_quality.json").write_text(json.dumps(report, indent=2))
     return report
+
+
+def _labelled_players(data_dir: Path, base: Path, spec: InputSpec) -> tuple[pd.DataFrame, list]:
+    """(player_id, label) of every labelled player, sorted by id (the split does not depend on how the
+    files are cut), and the labelled files' (name, size) fingerprint. One file at a time, ids kept."""
+    text = (spec.id_column, ID_COLUMN, *spec.categorical_columns)
+    seen: dict[str, str] = {}
+    frames, fingerprint = [], []
+    for group in GROUPS:
+        if group == UNLABELED_GROUP:
+            continue
+        ids = []
+        for path in part_files(data_dir / group):
+            fingerprint.append([path.relative_to(data_dir).as_posix(), path.stat().st_size])
+            frame = read_part(path, _shown(path, base), text)
+            column = spec.id_column if spec.id_column in frame.columns else ID_COLUMN
+            if column in frame.columns and len(frame):
+                ids.append(pd.unique(frame[column].dropna().astype(str)))
+        unique = pd.unique(np.concatenate(ids)) if ids else np.array([], dtype=object)
+        for player in unique:
+            if player in seen:
+                raise DataError(f"{_shown(data_dir / group, base)}/",
+                                f"player {player} also appears in group {seen[player]}")
+            seen[player] = group
+        frames.append(pd.DataFrame({ID_COLUMN: unique, LABEL_COLUMN: group}))
+    players = pd.concat(frames, ignore_index=True).sort_values(ID_COLUMN, ignore_index=True)
+    return players, fingerprint
 
 
 def _chunks(files: list[Path], base: Path, spec: InputSpec, chunk_rows: int):

@@ -22,14 +22,20 @@ from tests.utils.shards import assert_same_outputs, read_output
 SMALL = dict(n_unlabeled=400, n_risky=30, n_dormant=120, n_normal=200, n_heavy=100, weeks=8)
 
 
+def preprocess_inputs(data: Path) -> list[tuple[Path, str]]:
+    """The Preprocess inputs of docs/decisions/0401: the unlabeled group ShardedByS3Key, the labelled
+    groups FullyReplicated."""
+    return [(data / group, instances.SHARDED if group == "unlabeled" else "FullyReplicated")
+            for group in ("unlabeled", "risky", "dormant", "normal", "heavy")]
+
+
 def run_sharded(preprocess, data: Path, root: Path, count: int, **arguments) -> Path:
     """Preprocess ``data`` (a landing folder) on ``count`` instances; returns the S3-like output
     folder every instance uploaded to (then merged views written, as a consumer would)."""
     (root / "processing/input").mkdir(parents=True)
     shutil.copytree(data, root / "processing/input/data")
     outputs = [root / "processing/output" / name for name in ("train", "validation", "test", "artifacts")]
-    hosts = instances.processing_instances(root, count, [(root / "processing/input/data", instances.SHARDED)],
-                                           outputs)
+    hosts = instances.processing_instances(root, count, preprocess_inputs(root / "processing/input/data"), outputs)
     landed = root / "s3"
     for host in hosts:
         preprocess.main(host.root / "processing", **arguments)
@@ -41,7 +47,7 @@ def run_sharded(preprocess, data: Path, root: Path, count: int, **arguments) -> 
 
 @pytest.mark.parametrize("count", [2, 3])
 def test_telemetry_on_n_instances_equals_one_instance(preprocess, tmp_path, count):
-    # Given a player-partitioned telemetry landing (several part files per group)
+    # Given a player-partitioned telemetry landing (several part files per group, 3 unlabeled)
     write_batch(generate(seed=5, **SMALL), tmp_path / "landing", parts=3)
     # When it is preprocessed on one instance and on N, each with its share of the files
     one = run_sharded(preprocess, tmp_path / "landing", tmp_path / "one", 1)
@@ -134,11 +140,17 @@ def test_sharded_by_s3_key_deals_every_object_to_exactly_one_instance():
     assert max(map(len, shares)) - min(map(len, shares)) <= 1
 
 
-def test_split_and_fold_of_a_player_do_not_depend_on_the_shard():
-    ids = [f"p{i}" for i in range(20000)]
-    split = shards.hash_split(ids, None, 0.2, 0.1, seed=3)
-    assert (shards.hash_split(ids[::-1], None, 0.2, 0.1, seed=3)[::-1] == split).all()
-    shares = pd.Series(split).value_counts(normalize=True)
-    assert shares["test"] == pytest.approx(0.2, abs=0.01) and shares["validation"] == pytest.approx(0.08, abs=0.01)
-    folds = shards.hash_folds(ids, 5, seed=3)
-    assert set(folds) == {0, 1, 2, 3, 4}
+def test_labelled_groups_sharded_by_mistake_are_refused_at_the_merge(preprocess, tmp_path):
+    # Given every group sharded (the labelled ones should reach every instance whole)
+    write_batch(generate(seed=5, **SMALL), tmp_path / "landing", parts=2)
+    root = tmp_path / "wrong"
+    (root / "processing/input").mkdir(parents=True)
+    shutil.copytree(tmp_path / "landing", root / "processing/input/data")
+    hosts = instances.processing_instances(root, 2, [(root / "processing/input/data", instances.SHARDED)],
+                                           [root / "processing/output/artifacts"])
+    for host in hosts:
+        preprocess.main(host.root / "processing")
+        shutil.copytree(host.root / "processing/output", root / "s3", dirs_exist_ok=True)
+    # Then the merge names the layout it needs
+    with pytest.raises(DataError, match="FullyReplicated"):
+        shards.load_pipeline(root / "s3" / "artifacts")

@@ -13,7 +13,8 @@ FeaturePipeline does not depend on how the players were cut (docs/decisions/0400
   sample by a stable hash of the player id (the SAMPLE_PLAYERS training players of smallest hash):
   merging keeps the k smallest of the union, so the sample is a function of the player set only.
   With at most SAMPLE_PLAYERS training players it is every player, and the figures are exact.
-* split and fold of a labelled player: a stable hash of (seed, player id), no global shuffle.
+* split and fold of a labelled player: the stratified seeded split over every labelled player,
+  which every instance has whole (docs/decisions/0401); unlabeled players all train.
 
 Consumers (train.py, train_gb.py, evaluate.py) call `load_pipeline(folder)` and read splits with
 `iter_split` / `read_split`, which scale each batch through the merged pipeline.
@@ -54,19 +55,6 @@ def player_hash(ids, salt: int | str = "") -> np.ndarray:
 def unit(hashes: np.ndarray) -> np.ndarray:
     """uint64 hashes -> floats uniform in [0, 1)."""
     return (hashes >> np.uint64(11)).astype(np.float64) / float(1 << 53)
-
-
-def hash_split(ids, labels, test_fraction: float, validation_share: float, seed: int) -> np.ndarray:
-    """Split name per labelled player from a stable hash: test with probability ``test_fraction``,
-    then validation with ``validation_share`` of the rest, else train. Decided per player, so any
-    shard decides it alike (docs/decisions/0401)."""
-    u = unit(player_hash(ids, f"split-{seed}"))
-    cut = test_fraction + (1.0 - test_fraction) * validation_share
-    return np.where(u < test_fraction, "test", np.where(u < cut, "validation", "train")).astype(object)
-
-
-def hash_folds(ids, k: int, seed: int) -> np.ndarray:
-    return (unit(player_hash(ids, f"fold-{seed}")) * k).astype(np.int64).clip(0, k - 1)
 
 
 # ---- the host's place among the instances ----
@@ -233,6 +221,11 @@ def merge_partials(partials: list[Partial]) -> Merged:
         if theirs is not None:
             sample = _bottom_k(theirs if sample is None else pd.concat([sample, theirs], ignore_index=True), k)
     for partial in every:
+        if partial.settings.get("labelled_files") != partials[0].settings.get("labelled_files"):
+            raise DataError(f"{PARTIALS}/{partial.shard}.json",
+                            f"instance {partial.shard} saw other labelled part files than {partials[0].shard}: "
+                            "the labelled groups must reach every instance whole (FullyReplicated; only "
+                            "the unlabeled group is ShardedByS3Key, docs/decisions/0401)")
         if partial.settings != partials[0].settings:
             raise DataError(f"{PARTIALS}/{partial.shard}.json",
                             f"settings differ from shard {partials[0].shard}: {partial.settings}")
