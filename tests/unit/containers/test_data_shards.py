@@ -154,3 +154,23 @@ def test_labelled_groups_sharded_by_mistake_are_refused_at_the_merge(preprocess,
     # Then the merge names the layout it needs
     with pytest.raises(DataError, match="FullyReplicated"):
         shards.load_pipeline(root / "s3" / "artifacts")
+
+
+def test_training_streams_the_unlabeled_players_from_the_parquet_shards(preprocess, train, tmp_path, capsys):
+    from scarcegan.hyperparameters import Hyperparameters
+
+    # Given a two-instance preprocess output (two unlabeled shards)
+    write_batch(generate(seed=5, **SMALL), tmp_path / "landing", parts=2)
+    out = run_sharded(preprocess, tmp_path / "landing", tmp_path / "two", 2)
+    # When train runs with the stream threshold at 0 players (every unlabeled player streamed)
+    args, hyper = train.parse_args(["--iterations", "40", "--sample-interval", "20", "--batch-size", "8",
+                                    "--model-dir", str(tmp_path / "model"), "--train", str(out / "train"),
+                                    "--validation", str(out / "validation")])
+    summary = train.main(args.model_dir, args.train, args.validation, Hyperparameters.from_values(hyper),
+                         stream_above=0)
+    # Then it trained from the tf.data stream over both shards and wrote its candidates
+    printed = capsys.readouterr().out
+    assert f"Unlabeled players: {SMALL['n_unlabeled']} streamed from Parquet shards (tf.data)" in printed
+    assert "Iteration=40;" in printed and summary["candidates"]
+    metadata = json.loads((tmp_path / "model" / summary["candidates"][0]["kind"] / "metadata.json").read_text())
+    assert metadata["feature_names"] == shards.load_pipeline(out / "train").feature_names
