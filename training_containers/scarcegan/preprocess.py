@@ -25,6 +25,15 @@ from scarcegan.features import RECENT_WEEKS, STATISTICS
 from scarcegan.inputs import MANIFEST, RESERVED_COLUMNS, InputSpec, check_rows, feature_columns, part_files, read_part
 from scarcegan.parameters import family_defaults, family_schema, parse_family, validate_family
 from scarcegan.pipeline import FeaturePipeline, _per_player
+from scarcegan.schema import (
+    GROUPS,
+    ID_COLUMN,
+    LABEL_COLUMN,
+    POSITIVE_CLASS,
+    TELEMETRY_COLUMNS,
+    UNLABELED_GROUP,
+    WEEK_COLUMN,
+)
 from scarcegan.shards import (
     FOLD_COLUMN,
     PARTIALS,
@@ -36,17 +45,8 @@ from scarcegan.shards import (
     resource_config,
     split_files,
 )
-from scarcegan.tabular import category_text
-from scarcegan.schema import (
-    GROUPS,
-    ID_COLUMN,
-    LABEL_COLUMN,
-    POSITIVE_CLASS,
-    TELEMETRY_COLUMNS,
-    UNLABELED_GROUP,
-    WEEK_COLUMN,
-)
 from scarcegan.splits import VALIDATION_SHARE, assign_folds, split_players
+from scarcegan.tabular import category_text
 
 FAMILY = "data"
 CHUNK_ROWS = 250_000  # landed rows per chunk (whole part files; docs/decisions/0402)

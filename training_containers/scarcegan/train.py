@@ -23,7 +23,7 @@ from scarcegan.candidates import RULES, CandidateTracker, distinct
 from scarcegan.errors import DataError
 from scarcegan.hyperparameters import FAMILY, Hyperparameters, config_file_arguments
 from scarcegan.parameters import parse_family
-from scarcegan.schema import ID_COLUMN, LABEL_COLUMN, LABELLED_GROUPS, POSITIVE_CLASS, SUPERVISED_CLASSES
+from scarcegan.schema import ID_COLUMN, LABEL_COLUMN, POSITIVE_CLASS, SUPERVISED_CLASSES
 
 NON_FEATURE_COLUMNS = (ID_COLUMN, LABEL_COLUMN, "fold")
 # More unlabeled players than this are streamed (tf.data over the Parquet shards) instead of held in

@@ -25,7 +25,7 @@ from scarcegan.errors import DataError
 from scarcegan.gradient_boosting import CV_MIN_PRECISION, cross_validate, fit, stratified_folds
 from scarcegan.hyperparameters import config_file_arguments
 from scarcegan.parameters import parse_family
-from scarcegan.schema import ID_COLUMN, LABEL_COLUMN, LABELLED_GROUPS, POSITIVE_CLASS
+from scarcegan.schema import ID_COLUMN, LABEL_COLUMN, POSITIVE_CLASS
 
 FAMILY = KIND = "gradient-boosting"
 FOLD_COLUMN = "fold"

@@ -1,6 +1,5 @@
 """preprocess.py reads each landing as it declares itself: format, id column, CSV or Parquet."""
 
-from tests.unit.containers.conftest import read_output
 import json
 import subprocess
 import sys
@@ -11,6 +10,7 @@ import pandas as pd
 import pytest
 
 from retrainer.synthetic import featurised_batch, write_batch
+from tests.unit.containers.conftest import read_output
 
 CONTAINER = Path(__file__).resolve().parents[3] / "training_containers" / "scarcegan"
 SMALL = dict(n_unlabeled=200, n_risky=20, n_dormant=60, n_normal=100, n_heavy=50, weeks=8)

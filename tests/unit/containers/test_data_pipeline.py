@@ -9,9 +9,8 @@ from scarcegan.errors import DataError
 from scarcegan.inputs import InputSpec
 from scarcegan.pipeline import FeaturePipeline
 
-from tests.unit.containers.conftest import read_output
-
 from retrainer.synthetic import featurised_batch, write_batch
+from tests.unit.containers.conftest import read_output
 
 NON_FEATURES = ("player_id", "label", "fold")
 SMALL = dict(n_unlabeled=200, n_risky=20, n_dormant=60, n_normal=100, n_heavy=50, weeks=8)

@@ -1,12 +1,13 @@
 """Evaluation of both families and the champion through their deployable artifacts."""
 
-from tests.unit.containers.conftest import read_output, stage_evaluation
 import json
 import shutil
 import tarfile
 
 import pandas as pd
 import pytest
+
+from tests.unit.containers.conftest import read_output, stage_evaluation
 
 from .conftest import TINY, load_entry_point
 

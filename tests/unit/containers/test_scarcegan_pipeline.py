@@ -1,12 +1,13 @@
 """preprocess -> train -> evaluate through the scripts' main functions, SageMaker paths in tmp dirs."""
 
-from tests.unit.containers.conftest import read_output, stage_evaluation
 import json
 import re
 import tarfile
 
 import pandas as pd
 from scarcegan.hyperparameters import Hyperparameters
+
+from tests.unit.containers.conftest import read_output, stage_evaluation
 
 METRIC = re.compile(
     r"^Iteration=(\d+); Discriminator_Supervised_Loss=([-\d.e]+); Discriminator_UnSupervised_Loss=([-\d.e]+); "

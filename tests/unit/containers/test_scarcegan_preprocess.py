@@ -1,12 +1,13 @@
 """preprocess.py: outputs on good data; one clear ERROR line per kind of bad data."""
 
-from tests.unit.containers.conftest import read_output
 import json
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+
+from tests.unit.containers.conftest import read_output
 
 GROUP_FILE = "input/data/{}/part-00000.csv"
 

@@ -1,12 +1,13 @@
 """score.py: a landed scoring batch -> flags of every player by the registered artifact, and drift."""
 
-from tests.unit.containers.conftest import read_output
 import json
 import tarfile
 
 import numpy as np
 import pandas as pd
 import pytest
+
+from tests.unit.containers.conftest import read_output
 
 from .conftest import TINY, load_entry_point
 

@@ -141,7 +141,7 @@ class FeaturePipeline:
     @classmethod
     def from_partials(cls, partials: list) -> FeaturePipeline:
         """The pipeline of the union of the shards, from their mergeable partials (scarcegan.shards)."""
-        from .shards import fit_scaler_moments, heavy_columns, kept_levels, merge_partials, training_tail_ratios
+        from .shards import merge_partials
 
         merged = merge_partials(partials)
         return cls.from_merged(merged)
