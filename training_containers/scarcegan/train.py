@@ -92,7 +92,8 @@ def main(model_dir: str | Path, train_dir: str | Path, validation_dir: str | Pat
         unlabeled = load_split(Path(train_dir), "unlabeled", False, pipeline, head=1)
         unlabeled_input = parquet_stream(
             lambda: (b[pipeline.feature_names].to_numpy(np.float32)
-                     for b in shards.iter_split(Path(train_dir), "unlabeled", pipeline)), len(pipeline.feature_names))
+                     for b in shards.iter_split(Path(train_dir), "unlabeled", pipeline, shuffle_seed=hp.seed)),
+            len(pipeline.feature_names))
         print(f"Unlabeled players: {players} streamed from Parquet shards (tf.data)", flush=True)
     else:
         unlabeled = load_split(Path(train_dir), "unlabeled", False, pipeline)

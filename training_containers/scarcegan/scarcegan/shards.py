@@ -349,11 +349,15 @@ def split_files(folder: str | Path, name: str) -> list[Path]:
     return sorted(Path(folder).glob(f"{name}-*.parquet"))
 
 
-def iter_split(folder: str | Path, name: str, pipeline, batch_rows: int = READ_BATCH_ROWS
-               ) -> Iterator[pd.DataFrame]:
+def iter_split(folder: str | Path, name: str, pipeline, batch_rows: int = READ_BATCH_ROWS,
+               shuffle_seed: int | None = None) -> Iterator[pd.DataFrame]:
     """Scaled model inputs of one split, ``batch_rows`` players at a time: player_id, label,
-    [fold], then `pipeline.feature_names` (float32). Memory: one batch."""
+    [fold], then `pipeline.feature_names` (float32). Memory: one batch. ``shuffle_seed``: the
+    files in a seeded random order (a stream that is not read to its end still draws from all
+    shards' players: each shard is a uniform share of them)."""
     files = split_files(folder, name)
+    if shuffle_seed is not None:
+        files = [files[i] for i in np.random.default_rng(shuffle_seed).permutation(len(files))]
     if not files and (Path(folder) / f"{name}.csv").is_file():  # an output written before sharding
         frame = pd.read_csv(Path(folder) / f"{name}.csv", dtype={ID_COLUMN: str, LABEL_COLUMN: str},
                             keep_default_na=False)
