@@ -20,6 +20,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 SHARDED = "ShardedByS3Key"
 
@@ -105,3 +106,24 @@ def run_all(instances: list[Instance], run: Callable[[Instance], None]) -> None:
     for instance in instances:
         if instance.host in errors:
             raise errors[instance.host]
+
+
+def processing_count(job: Any) -> int:
+    """InstanceCount of a Processing job record (the runner keeps ProcessingResources on it)."""
+    cluster = (getattr(job, "processing_resources", None) or {}).get("ClusterConfig") or {}
+    return int(cluster.get("InstanceCount", 1))
+
+
+def run_processing(job: Any, root: Path, local: Callable[[str], str], command: list[str], outputs: list[dict],
+                   upload: Callable[[Path, str], None], execute: Callable[[Instance, list[str]], None]) -> None:
+    """The job's inputs already staged under ``root`` (its /opt/ml): lay out the instances, run
+    ``execute(instance, argv)`` for each at once, upload every instance's outputs to the job's."""
+    hosts = processing_instances(
+        root, processing_count(job),
+        [(Path(local(i["S3Input"]["LocalPath"])), i["S3Input"].get("S3DataDistributionType", ""))
+         for i in job.processing_inputs],
+        [Path(local(o["S3Output"]["LocalPath"])) for o in outputs])
+    run_all(hosts, lambda host: execute(host, [rebase(a, root, host) for a in command]))
+    for output in outputs:
+        for host in hosts:
+            upload(Path(rebase(local(output["S3Output"]["LocalPath"]), root, host)), output["S3Output"]["S3Uri"])

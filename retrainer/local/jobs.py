@@ -226,19 +226,9 @@ class JobRunner:
         if command and command[0] in ("python", "python3"):
             command[0] = self.python
         max_runtime = int((job.stopping_condition or {}).get("MaxRuntimeInSeconds", 86400))
-        count = int(((getattr(job, "processing_resources", None) or {}).get("ClusterConfig") or {}).get("InstanceCount", 1))
-        if count > 1:  # N instances, each its resourceconfig and its share of the inputs (instances.py)
-            hosts = instances.processing_instances(
-                root, count, [(Path(local(i["S3Input"]["LocalPath"])), i["S3Input"].get("S3DataDistributionType", ""))
-                              for i in job.processing_inputs],
-                [Path(local(o["S3Output"]["LocalPath"])) for o in outputs])
-            instances.run_all(hosts, lambda host: self._execute(
-                job, "ProcessingJobs", name, [instances.rebase(a, root, host) for a in command],
-                dict(job.environment), host.root, max_runtime, [], host.host))
-            for output in outputs:
-                for host in hosts:
-                    self._upload_dir(Path(instances.rebase(local(output["S3Output"]["LocalPath"]), root, host)),
-                                     output["S3Output"]["S3Uri"])
+        if instances.processing_count(job) > 1:  # N instances: instances.py (docs/decisions/0403)
+            instances.run_processing(job, root, local, command, outputs, self._upload_dir, lambda host, argv: self._execute(
+                job, "ProcessingJobs", name, argv, dict(job.environment), host.root, max_runtime, [], host.host))
             return
         self._execute(job, "ProcessingJobs", name, command, dict(job.environment), root, max_runtime, [])
         for output in outputs:
