@@ -360,8 +360,9 @@ def write_batch(groups: dict[str, pd.DataFrame], out_dir: str | Path, fmt: str =
     for name, frame in groups.items():
         folder = Path(out_dir) / name
         folder.mkdir(parents=True, exist_ok=True)
-        n_parts = parts or max(1, -(-frame["player_id"].nunique() // PLAYERS_PER_PART))
-        codes = pd.factorize(frame["player_id"])[0] % n_parts if n_parts > 1 else np.zeros(len(frame), int)
+        ids = frame["player_id"] if "player_id" in frame.columns else frame.iloc[:, 0]  # a renamed id column: first
+        n_parts = parts or max(1, -(-ids.nunique() // PLAYERS_PER_PART))
+        codes = pd.factorize(ids)[0] % n_parts if n_parts > 1 else np.zeros(len(frame), int)
         for part in range(n_parts):
             path = folder / f"part-{part:05d}.{fmt}"
             chunk = frame[codes == part]
