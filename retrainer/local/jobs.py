@@ -27,6 +27,7 @@ from typing import Any
 from moto.sagemaker.exceptions import SagemakerClientError
 from retrainer_core.metric_lines import MetricDefinitions
 
+from retrainer.local import instances
 from retrainer.local.faults import Faults
 from retrainer.local.processes import PROCESS_FILE, signal_group
 from retrainer.local.staging import InProcessS3, StagingError
@@ -216,14 +217,18 @@ class JobRunner:
         command = [local(a) for a in app.get("ContainerEntrypoint", []) + app.get("ContainerArguments", [])]
         if command and command[0] in ("python", "python3"):
             command[0] = self.python
-        self._execute(job, "ProcessingJobs", name, command, dict(job.environment), root,
-                      int((job.stopping_condition or {}).get("MaxRuntimeInSeconds", 86400)), [])
+        max_runtime = int((job.stopping_condition or {}).get("MaxRuntimeInSeconds", 86400))
+        if instances.processing_count(job) > 1:  # N instances: instances.py (docs/decisions/0403)
+            instances.run_processing(job, root, local, command, outputs, self._upload_dir, lambda host, argv: self._execute(
+                job, "ProcessingJobs", name, argv, dict(job.environment), host.root, max_runtime, [], host.host))
+            return
+        self._execute(job, "ProcessingJobs", name, command, dict(job.environment), root, max_runtime, [])
         for output in outputs:
             self._upload_dir(Path(local(output["S3Output"]["LocalPath"])), output["S3Output"]["S3Uri"])
 
     # ---- the process
     def _execute(self, job: Any, log_kind: str, name: str, command: list[str], environment: dict[str, str],
-                 cwd: Path, max_runtime: int, metric_definitions: list[dict[str, str]]) -> None:
+                 cwd: Path, max_runtime: int, metric_definitions: list[dict[str, str]], host: str = "algo-1") -> None:
         env = {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
             "HOME": os.environ.get("HOME", "/tmp"),
@@ -233,7 +238,7 @@ class JobRunner:
             **self.aws_environment,
             **environment,
         }
-        logs = _LogStream(self.logs, f"/aws/sagemaker/{log_kind}", f"{name}/algo-1-{int(time.time())}")
+        logs = _LogStream(self.logs, f"/aws/sagemaker/{log_kind}", f"{name}/{host}-{int(time.time())}")
         metrics = _MetricParser(metric_definitions)
         tail: list[str] = []
         process = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scarcegan import artifact
+from scarcegan import artifact, shards
 from scarcegan.errors import DataError
 from scarcegan.inputs import read_part
 from scarcegan.metrics import INTERVAL_LEVEL, binary_metrics, curve_points, interval, metrics_with_intervals
@@ -182,6 +182,11 @@ def pick_best(report: dict[str, dict], metric: str) -> str:
     return max(passing or list(report), key=key)
 
 
+def _parent(path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path
+
+
 def main(base_dir: str | Path = "/opt/ml/processing", champion_metric: str = "pr-auc",
          champion_margin: float = 0.0, min_precision: float = 0.5, bootstrap_resamples: int = 200,
          min_recall: float = 0.5, max_flagged_share: float = 0.05, champion_version: str = "",
@@ -192,17 +197,31 @@ def main(base_dir: str | Path = "/opt/ml/processing", champion_metric: str = "pr
     settings = {"champion_metric": champion_metric, "metric_key": metric, "champion_margin": champion_margin,
                 "min_precision": min_precision, "bootstrap_resamples": bootstrap_resamples,
                 "min_recall": min_recall, "max_flagged_share": max_flagged_share, "seed": seed}
+    out = base / "output"
     pipeline_json = base / "input/artifacts/pipeline.json"
     baseline = base / "input/artifacts/statistics.json"  # preprocess's baseline of the model inputs
-    if not pipeline_json.is_file():
+    if shards.partial_files(base / "input/artifacts"):  # a sharded preprocess: merge its partials here
+        _, pipeline, statistics = shards.merged_views(base / "input/artifacts")
+        pipeline_json, baseline = out / "report/pipeline.json", out / "report/statistics.json"
+        pipeline.save(_parent(pipeline_json))
+        baseline.write_text(json.dumps(statistics, indent=2))
+    elif not pipeline_json.is_file():
         raise DataError("input/artifacts/pipeline.json", "missing (run preprocess first)")
-    categoricals = tuple(FeaturePipeline.load(pipeline_json).categorical_columns)
-    test = read_csv(base / "input/test/test.csv", "input/test/test.csv", "run preprocess first")
-    raw = read_csv(base / "input/test/raw.csv", "input/test/raw.csv", "the test players' landing rows, from preprocess",
-                   categoricals)
+    pipeline = FeaturePipeline.load(pipeline_json)
+    categoricals = tuple(pipeline.categorical_columns)
+    test_dir = base / "input/test"
+    if shards.split_files(test_dir, "test"):
+        test = shards.load_split(test_dir, "test", pipeline)
+        raw = pd.concat([read_part(p, f"input/test/{p.name}", (ID_COLUMN, LABEL_COLUMN, *categoricals))
+                         for p in shards.split_files(test_dir, "raw")], ignore_index=True)
+        if raw.empty:
+            raise DataError("input/test/raw-*.parquet", "missing (the test players' landing rows, from preprocess)")
+    else:
+        test = read_csv(test_dir / "test.csv", "input/test/test.csv", "run preprocess first")
+        raw = read_csv(test_dir / "raw.csv", "input/test/raw.csv", "the test players' landing rows, from preprocess",
+                       categoricals)
     truth = (test[LABEL_COLUMN] == POSITIVE_CLASS).to_numpy()
     evaluation_time = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    out = base / "output"
 
     report: dict[str, dict] = {}
     curves: dict[str, dict] = {}

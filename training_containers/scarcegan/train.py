@@ -17,14 +17,18 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from scarcegan import shards
 from scarcegan.artifact import SCORE_DEFINITIONS
 from scarcegan.candidates import RULES, CandidateTracker, distinct
 from scarcegan.errors import DataError
 from scarcegan.hyperparameters import FAMILY, Hyperparameters, config_file_arguments
 from scarcegan.parameters import parse_family
-from scarcegan.schema import ID_COLUMN, LABEL_COLUMN, LABELLED_GROUPS, POSITIVE_CLASS, SUPERVISED_CLASSES
+from scarcegan.schema import ID_COLUMN, LABEL_COLUMN, POSITIVE_CLASS, SUPERVISED_CLASSES
 
 NON_FEATURE_COLUMNS = (ID_COLUMN, LABEL_COLUMN, "fold")
+# More unlabeled players than this are streamed (tf.data over the Parquet shards) instead of held in
+# memory: 1 M players x ~35 float32 inputs = ~140 MB (docs/decisions/0402).
+STREAM_ABOVE_PLAYERS = 1_000_000
 SCARCEGAN_THRESHOLD = 0.5  # on artifact.scarcegan_score: the argmax rule the candidates were chosen by
 
 METRIC_LINE = ("Iteration={i}; Discriminator_Supervised_Loss={sup:.6f}; "
@@ -61,47 +65,54 @@ def parse_args(argv: list[str] | None = None) -> tuple[argparse.Namespace, dict[
     return args, hyper
 
 
-def load_split(path: Path, labelled: bool) -> pd.DataFrame:
-    if not path.is_file():
-        raise DataError(str(path), "missing (run preprocess first)")
-    try:
-        frame = pd.read_csv(path, dtype={ID_COLUMN: str, LABEL_COLUMN: str}, keep_default_na=False)
-    except pd.errors.EmptyDataError:
-        raise DataError(str(path), "is empty (no header, no rows)") from None
-    if frame.empty:
-        raise DataError(str(path), "has no rows")
-    if labelled:
-        unknown = sorted(set(frame[LABEL_COLUMN]) - set(LABELLED_GROUPS))
-        if unknown:
-            raise DataError(str(path), f"unknown label(s) {unknown}")
-    return frame
+def load_split(folder: Path, name: str, labelled: bool, pipeline=None, head: int | None = None) -> pd.DataFrame:
+    """A preprocess split as scaled model inputs (Parquet shards through the merged pipeline);
+    ``head``: only the first batch (for its columns)."""
+    if head is not None:
+        return next(shards.iter_split(folder, name, pipeline, batch_rows=head))
+    return shards.load_split(folder, name, pipeline, labelled)
 
 
 def main(model_dir: str | Path, train_dir: str | Path, validation_dir: str | Path,
          hp: Hyperparameters, output_data_dir: str | Path | None = None,
-         checkpoint_dir: str | Path | None = None) -> dict:
+         checkpoint_dir: str | Path | None = None, stream_above: int = STREAM_ABOVE_PLAYERS) -> dict:
     """Train, print metric lines, write candidates; returns candidates.json's content.
 
     With a checkpoint_dir, the training state is saved every CHECKPOINT_EVERY sample intervals and a
     restarted job (a spot interruption) resumes from the last one instead of starting over."""
     from scarcegan.training import ScarceGANTrainer, label_indices, risky_metrics
 
-    train = load_split(Path(train_dir) / "train.csv", True)
-    unlabeled = load_split(Path(train_dir) / "unlabeled.csv", False)
-    val = load_split(Path(validation_dir) / "val.csv", True)
+    pipeline = shards.pipeline_for(train_dir)  # merged from the shards' partials (docs/decisions/0400)
+    train = load_split(Path(train_dir), "train", True, pipeline)
+    unlabeled_input = None
+    players = shards.split_players(Path(train_dir), "unlabeled")
+    if pipeline is not None and players > stream_above:  # too many to hold: a tf.data stream
+        from scarcegan.training import parquet_stream
+
+        unlabeled = load_split(Path(train_dir), "unlabeled", False, pipeline, head=1)
+        unlabeled_input = parquet_stream(
+            lambda: (b[pipeline.feature_names].to_numpy(np.float32)
+                     for b in shards.iter_split(Path(train_dir), "unlabeled", pipeline, shuffle_seed=hp.seed)),
+            len(pipeline.feature_names))
+        print(f"Unlabeled players: {players} streamed from Parquet shards (tf.data)", flush=True)
+    else:
+        unlabeled = load_split(Path(train_dir), "unlabeled", False, pipeline)
+    val = load_split(Path(validation_dir), "val", True, pipeline)
     feature_names = [c for c in train.columns if c not in NON_FEATURE_COLUMNS]
-    for name, frame in (("unlabeled.csv", unlabeled), ("val.csv", val)):
+    for name, frame in (("unlabeled", unlabeled), ("val", val)):
         missing = [c for c in feature_names if c not in frame.columns]
         if missing:
             raise DataError(name, f"missing feature column(s) {missing[:5]}")
     if POSITIVE_CLASS not in set(train[LABEL_COLUMN]):
-        raise DataError(str(Path(train_dir) / "train.csv"), "no risky labels in the training split")
+        raise DataError(f"{Path(train_dir)}/train-*.parquet", "no risky labels in the training split")
 
     x_train = train[feature_names].to_numpy(np.float32)
     y_train = label_indices(train[LABEL_COLUMN])
     x_val = val[feature_names].to_numpy(np.float32)
     y_val = label_indices(val[LABEL_COLUMN])
-    trainer = ScarceGANTrainer(hp, x_train, y_train, unlabeled[feature_names].to_numpy(np.float32))
+    if unlabeled_input is None:
+        unlabeled_input = unlabeled[feature_names].to_numpy(np.float32)
+    trainer = ScarceGANTrainer(hp, x_train, y_train, unlabeled_input)
     tracker = CandidateTracker(hp.candidate_kinds, hp.recall_floor)
 
     started = time.perf_counter()

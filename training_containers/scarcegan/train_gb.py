@@ -19,12 +19,13 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from scarcegan import shards
 from scarcegan.artifact import SCORE_DEFINITIONS
 from scarcegan.errors import DataError
 from scarcegan.gradient_boosting import CV_MIN_PRECISION, cross_validate, fit, stratified_folds
 from scarcegan.hyperparameters import config_file_arguments
 from scarcegan.parameters import parse_family
-from scarcegan.schema import ID_COLUMN, LABEL_COLUMN, LABELLED_GROUPS, POSITIVE_CLASS
+from scarcegan.schema import ID_COLUMN, LABEL_COLUMN, POSITIVE_CLASS
 
 FAMILY = KIND = "gradient-boosting"
 FOLD_COLUMN = "fold"
@@ -60,19 +61,9 @@ def params_of(args: argparse.Namespace) -> dict:
     return {name: getattr(args, name) for name in family_defaults(FAMILY)}
 
 
-def read_split(path: Path) -> pd.DataFrame:
-    if not path.is_file():
-        raise DataError(str(path), "missing (run preprocess first)")
-    try:
-        frame = pd.read_csv(path, dtype={ID_COLUMN: str, LABEL_COLUMN: str}, keep_default_na=False)
-    except pd.errors.EmptyDataError:
-        raise DataError(str(path), "is empty (no header, no rows)") from None
-    if frame.empty:
-        raise DataError(str(path), "has no rows")
-    unknown = sorted(set(frame[LABEL_COLUMN]) - set(LABELLED_GROUPS))
-    if unknown:
-        raise DataError(str(path), f"unknown label(s) {unknown}")
-    return frame
+def read_split(folder: Path, name: str, pipeline=None) -> pd.DataFrame:
+    """A labelled preprocess split as scaled model inputs (Parquet shards, merged pipeline)."""
+    return shards.load_split(folder, name, pipeline, labelled=True)
 
 
 def main(model_dir: str | Path, train_dir: str | Path, validation_dir: str | Path | None, params: dict,
@@ -82,8 +73,9 @@ def main(model_dir: str | Path, train_dir: str | Path, validation_dir: str | Pat
     import sklearn
 
     started = time.perf_counter()
-    train_path = Path(train_dir) / "train.csv"
-    train = read_split(train_path)
+    train_path = Path(train_dir) / "train-*.parquet"
+    pipeline = shards.pipeline_for(train_dir)
+    train = read_split(Path(train_dir), "train", pipeline)
     feature_names = [c for c in train.columns if c not in NON_FEATURE_COLUMNS]
     if not feature_names:
         raise DataError(str(train_path), "has no feature columns")
@@ -92,14 +84,14 @@ def main(model_dir: str | Path, train_dir: str | Path, validation_dir: str | Pat
         if folds.isna().any():
             raise DataError(str(train_path), f"column {FOLD_COLUMN} has non-integer values")
         folds = folds.astype(int).to_numpy()
-        fold_source = "train.csv fold column"
+        fold_source = "train split fold column"
     else:
         folds = stratified_folds(train[LABEL_COLUMN].to_numpy() == POSITIVE_CLASS, DEFAULT_FOLDS, params["gb_seed"])
-        fold_source = f"{DEFAULT_FOLDS} stratified folds drawn here (train.csv has no fold column)"
+        fold_source = f"{DEFAULT_FOLDS} stratified folds drawn here (the train split has no fold column)"
     frames, validation_rows = [train], 0
-    val_path = Path(validation_dir) / "val.csv" if validation_dir else None
-    if val_path is not None and val_path.is_file():
-        val = read_split(val_path)
+    val_path = Path(validation_dir) / "val-*.parquet" if validation_dir else None
+    if validation_dir and (shards.split_files(validation_dir, "val") or (Path(validation_dir) / "val.csv").is_file()):
+        val = read_split(Path(validation_dir), "val", pipeline)
         missing = [c for c in feature_names if c not in val.columns]
         if missing:
             raise DataError(str(val_path), f"missing feature column(s) {missing[:5]}")

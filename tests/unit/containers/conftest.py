@@ -64,3 +64,16 @@ def landing(tmp_path, tiny_batch):
 @pytest.fixture(scope="session")
 def drift():
     return load_entry_point("drift")
+
+
+from tests.utils.shards import read_output  # noqa: E402,F401 - the tests' reader of preprocess outputs
+
+
+def stage_evaluation(processed, evaluation_base) -> None:
+    """Evaluate's `test` and `artifacts` inputs as the state machine stages them from preprocess's
+    outputs (``processed`` = preprocess's output folder)."""
+    import shutil
+
+    processed, evaluation_base = Path(processed), Path(evaluation_base)
+    for channel in ("test", "artifacts"):
+        shutil.copytree(processed / channel, evaluation_base / "input" / channel, dirs_exist_ok=True)

@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from retrainer.synthetic import featurised_batch, write_batch
+from tests.unit.containers.conftest import read_output
 
 CONTAINER = Path(__file__).resolve().parents[3] / "training_containers" / "scarcegan"
 SMALL = dict(n_unlabeled=200, n_risky=20, n_dormant=60, n_normal=100, n_heavy=50, weeks=8)
@@ -23,7 +24,7 @@ def _error(preprocess, base, capsys, *argv):
 
 
 def _features(base):
-    frame = pd.read_csv(base / "output/test/test.csv", dtype={"player_id": str}, keep_default_na=False)
+    frame = read_output(base / "output", "test/test")
     return frame.set_index("player_id").sort_index()
 
 
@@ -74,8 +75,8 @@ def test_a_declared_id_column_is_read_and_written_as_player_id(preprocess, tmp_p
     assert "declare another with id-column=NAME" in line
     # declared: outputs say player_id, raw test rows too
     assert preprocess.cli(["--base-dir", str(tmp_path), "--input-format", "features", "--id-column", "account"]) == 0
-    test = pd.read_csv(tmp_path / "output/test/test.csv", keep_default_na=False)
-    raw = pd.read_csv(tmp_path / "output/test/raw.csv", keep_default_na=False)
+    test = read_output(tmp_path / "output", "test/test")
+    raw = read_output(tmp_path / "output", "test/raw")
     assert test.columns[0] == "player_id" and raw.columns[:2].tolist() == ["player_id", "label"]
     assert "account" not in raw.columns
     assert set(test["player_id"]) == set(raw["player_id"]) <= set(groups["risky"]["account"]) | set(
@@ -107,7 +108,7 @@ def test_a_declared_categorical_column_keeps_codes_as_text(preprocess, tmp_path)
     write_batch(groups, tmp_path / "input/data")
     preprocess.main(tmp_path, input_format="features",
                     categorical_columns="platform,country,payment_method,tier")
-    columns = pd.read_csv(tmp_path / "output/train/train.csv", nrows=0).columns
+    columns = read_output(tmp_path / "output", "train/train").columns
     assert {"tier=007", "tier=010"} <= set(columns)
 
 
@@ -116,7 +117,7 @@ def test_unknown_parameter_stops_the_script_in_one_line(landing):
                            "--val-fraction", "0.2"], capture_output=True, text=True, timeout=60)
     assert done.returncode == 1
     assert done.stderr.strip().splitlines() == [
-        "ERROR: arguments: unknown parameter --val-fraction (allowed: --base-dir, --input-format, "
+        "ERROR: arguments: unknown parameter --val-fraction (allowed: --base-dir, --chunk-rows, --input-format, "
         "--id-column, --categorical-columns, --heavy-tail, --folds, --test-fraction, --split-seed)"]
     assert not (landing / "output").exists()
 
@@ -125,8 +126,8 @@ def test_unknown_parameter_stops_the_script_in_one_line(landing):
 def test_featurised_landing_runs_end_to_end(preprocess, tmp_path, fmt):
     write_batch(featurised_batch(seed=6, **SMALL), tmp_path / "input/data", fmt=fmt)
     report = preprocess.main(tmp_path, input_format="features")
-    assert report["splits"]["test/test.csv"]["risky"] >= 1
-    assert "payment_method=__unseen__" in pd.read_csv(tmp_path / "output/validation/val.csv", nrows=0).columns
+    assert report["splits"]["test/test.parquet"]["risky"] >= 1
+    assert "payment_method=__unseen__" in read_output(tmp_path / "output", "validation/val").columns
 
 
 def test_telemetry_with_declared_categoricals_and_heavy_tails(preprocess, tmp_path):
@@ -144,7 +145,7 @@ def test_telemetry_with_declared_categoricals_and_heavy_tails(preprocess, tmp_pa
     assert {"platform=ios", "payment_method=crypto", "payment_method=__unseen__"} <= set(pipeline.feature_names)
     assert not any(name.startswith("country") for name in pipeline.feature_names)  # not declared
     test = _features(tmp_path)
-    scored = pipeline.transform(pipeline.read_rows(out / "test/raw.csv")).sort_index()
+    scored = pipeline.transform(read_output(out, "test/raw")).sort_index()
     np.testing.assert_allclose(scored.to_numpy(), test[pipeline.feature_names].to_numpy(), rtol=1e-6, atol=1e-6)
 
 
@@ -154,8 +155,8 @@ def test_a_label_column_in_the_landing_is_never_a_feature(preprocess, tmp_path):
         frame["label"] = name  # a leak: the group itself
     write_batch(groups, tmp_path / "input/data")
     report = preprocess.main(tmp_path, input_format="features")
-    columns = pd.read_csv(tmp_path / "output/train/train.csv", nrows=0).columns
+    columns = read_output(tmp_path / "output", "train/train").columns
     assert not any(c.startswith("label=") for c in columns)
     assert any("['label'] ignored" in w for w in report["warnings"])
-    raw = pd.read_csv(tmp_path / "output/test/raw.csv", keep_default_na=False)
+    raw = read_output(tmp_path / "output", "test/raw")
     assert list(raw.columns).count("label") == 1 and set(raw["label"]) <= {"risky", "dormant", "normal", "heavy"}

@@ -10,13 +10,14 @@ from scarcegan.inputs import InputSpec
 from scarcegan.pipeline import FeaturePipeline
 
 from retrainer.synthetic import featurised_batch, write_batch
+from tests.unit.containers.conftest import read_output
 
 NON_FEATURES = ("player_id", "label", "fold")
 SMALL = dict(n_unlabeled=200, n_risky=20, n_dormant=60, n_normal=100, n_heavy=50, weeks=8)
 
 
 def _split(out, name):
-    return pd.read_csv(out / name, dtype={"player_id": str}, keep_default_na=False).set_index("player_id")
+    return read_output(out, name).set_index("player_id")
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +33,7 @@ def test_test_split_is_exactly_the_pipeline_applied_to_the_test_players_raw_rows
     out = landing / "output"
     pipeline = FeaturePipeline.load(out / "artifacts/pipeline.json")
     # When the saved pipeline transforms the test players' raw rows (test/raw.csv)
-    raw = pipeline.read_rows(out / "test/raw.csv")
+    raw = read_output(out, "test/raw")
     scored = pipeline.transform(raw)
     # Then it gives the test split's model inputs, row for row and column for column
     test = _split(out, "test/test.csv")
@@ -47,7 +48,7 @@ def test_featurised_parquet_landing_round_trips_through_raw_csv(preprocess, feat
     preprocess.main(featurised_landing, input_format="features")
     out = featurised_landing / "output"
     pipeline = FeaturePipeline.load(out / "artifacts/pipeline.json")
-    scored = pipeline.transform(pipeline.read_rows(out / "test/raw.csv"))
+    scored = pipeline.transform(read_output(out, "test/raw"))
     test = _split(out, "test/test.csv")
     np.testing.assert_allclose(scored.loc[test.index].to_numpy(), test[pipeline.feature_names].to_numpy(),
                                rtol=1e-6, atol=1e-6)

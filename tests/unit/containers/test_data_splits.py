@@ -6,6 +6,7 @@ import pytest
 from scarcegan.splits import assign_folds, split_players
 
 from retrainer.synthetic import featurised_batch, write_batch
+from tests.unit.containers.conftest import read_output
 
 
 def test_sixty_positives_keep_43_for_training_12_for_test_5_for_checkpoints():
@@ -36,13 +37,13 @@ def test_split_files_carry_exactly_player_label_fold_and_features(preprocess, tm
                                  n_heavy=50, weeks=8), tmp_path / "input/data")
     report = preprocess.main(tmp_path, input_format="features", folds=4, split_seed=3)
     out = tmp_path / "output"
-    read = {name: pd.read_csv(out / name, dtype={"player_id": str}, keep_default_na=False)
+    read = {name: read_output(out, name)
             for name in ("train/train.csv", "train/unlabeled.csv", "validation/val.csv", "test/test.csv")}
     features = list(read["test/test.csv"].columns[2:])
     assert list(read["train/train.csv"].columns) == ["player_id", "label", "fold", *features]
     for name in ("train/unlabeled.csv", "validation/val.csv", "test/test.csv"):
         assert list(read[name].columns) == ["player_id", "label", *features], name
-    # no player in two splits; validation is never empty; folds.csv is train.csv's fold column
+    # no player in two splits; validation holds the rare class here; folds.csv is train's fold column
     ids = [set(frame["player_id"]) for frame in read.values()]
     assert sum(map(len, ids)) == len(set().union(*ids))
     assert (read["validation/val.csv"]["label"] == "risky").any()

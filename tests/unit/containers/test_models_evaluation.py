@@ -7,6 +7,8 @@ import tarfile
 import pandas as pd
 import pytest
 
+from tests.unit.containers.conftest import read_output, stage_evaluation
+
 from .conftest import TINY, load_entry_point
 
 
@@ -38,11 +40,7 @@ def _evaluation_base(run, base, champion=None):
     """Processing inputs as the state machine stages them."""
     _tar(run / "scarcegan", base / "input/model/model.tar.gz")
     _tar(run / "gb", base / "input/challenger/model.tar.gz")
-    (base / "input/test").mkdir(parents=True)
-    for name in ("test.csv", "raw.csv"):
-        shutil.copy(run / "output/test" / name, base / "input/test" / name)
-    (base / "input/artifacts").mkdir(parents=True)
-    shutil.copy(run / "output/artifacts/pipeline.json", base / "input/artifacts/pipeline.json")
+    stage_evaluation(run / "output", base)
     if champion is not None:
         (base / "input/champion").mkdir(parents=True)
         shutil.copy(champion, base / "input/champion/model.tar.gz")
@@ -64,7 +62,7 @@ def test_every_distinct_candidate_of_both_families_is_evaluated_and_packaged(run
     iterations = [report[k]["iteration"] for k in trained]
     assert len(set(iterations)) == len(iterations)
     out = base / "output"
-    n_test = len(pd.read_csv(run / "output/test/test.csv"))
+    n_test = len(read_output(run / "output", "test/test"))
     for kind in report["candidates"]:
         # each has Model Monitor statistics and a self-contained artifact
         quality = json.loads((out / "quality" / kind / "statistics.json").read_text())
@@ -72,7 +70,8 @@ def test_every_distinct_candidate_of_both_families_is_evaluated_and_packaged(run
         assert set(quality["binary_classification_metrics"]["recall"]) == {"value", "standard_deviation"}
         with tarfile.open(out / "models" / kind / "model.tar.gz") as tar:
             names = sorted(tar.getnames())
-        assert names == sorted(["metadata.json", "pipeline.json",
+        # (statistics.json: the drift baseline, merged from preprocess's partials like the pipeline)
+        assert names == sorted(["metadata.json", "pipeline.json", "statistics.json",
                                 "model.joblib" if kind == "gradient-boosting" else "model.keras"])
         # and the artifact scored the raw test rows exactly as the model scores test.csv's features
         assert report[kind]["artifact_check"]["flag_disagreements"] == 0
@@ -194,10 +193,10 @@ def test_an_artifact_scores_raw_landing_rows_on_its_own(run, tmp_path, source):
 
     # When it is loaded from the archive alone and given the test players' raw landing rows
     scorer = artifact.load(tmp_path / "model.tar.gz")
-    scored = scorer.score(pd.read_csv(run / "output/test/raw.csv", dtype={"player_id": str}))
+    scored = scorer.score(read_output(run / "output", "test/raw"))
 
     # Then every test player gets a score and a flag by the artifact's own threshold
-    test = pd.read_csv(run / "output/test/test.csv", dtype={"player_id": str})
+    test = read_output(run / "output", "test/test")
     assert list(scored.columns) == ["player_id", "score", "flagged"]
     assert sorted(scored["player_id"]) == sorted(test["player_id"])
     assert (scored["flagged"] == (scored["score"] >= metadata["threshold"])).all()

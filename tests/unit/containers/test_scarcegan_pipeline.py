@@ -7,6 +7,8 @@ import tarfile
 import pandas as pd
 from scarcegan.hyperparameters import Hyperparameters
 
+from tests.unit.containers.conftest import read_output, stage_evaluation
+
 METRIC = re.compile(
     r"^Iteration=(\d+); Discriminator_Supervised_Loss=([-\d.e]+); Discriminator_UnSupervised_Loss=([-\d.e]+); "
     r"Generator_Loss=([-\d.e]+); Accuracy_Supervised=([-\d.e]+); Val_Recall_Risky=([-\d.e]+); "
@@ -49,17 +51,12 @@ def test_pipeline_writes_every_contract_file(preprocess, train, evaluate, landin
     with tarfile.open(evaluation_base / "input/model/model.tar.gz", "w:gz") as tar:
         for path in model_dir.iterdir():
             tar.add(path, arcname=path.name)
-    (evaluation_base / "input/test").mkdir()
-    for name in ("test.csv", "raw.csv"):
-        (evaluation_base / "input/test" / name).write_bytes((processed / "test" / name).read_bytes())
-    (evaluation_base / "input/artifacts").mkdir()
-    (evaluation_base / "input/artifacts/pipeline.json").write_bytes(
-        (processed / "artifacts/pipeline.json").read_bytes())
+    stage_evaluation(processed, evaluation_base)
     report = evaluate.main(evaluation_base, bootstrap_resamples=10)
 
     # Then each candidate has Model Monitor quality statistics and its own deployable package
     out = evaluation_base / "output"
-    n_test = len(pd.read_csv(processed / "test/test.csv"))
+    n_test = len(read_output(processed, "test/test"))
     for kind in kinds:
         quality = json.loads((out / "quality" / kind / "statistics.json").read_text())
         assert quality["dataset"]["item_count"] == n_test
@@ -70,7 +67,7 @@ def test_pipeline_writes_every_contract_file(preprocess, train, evaluate, landin
                     "recall_best_constant_classifier", "false_positive_rate"):
             assert set(metrics[key]) == {"value", "standard_deviation"}
         with tarfile.open(out / "models" / kind / "model.tar.gz") as tar:
-            assert sorted(tar.getnames()) == ["metadata.json", "model.keras", "pipeline.json"]
+            assert sorted(tar.getnames()) == ["metadata.json", "model.keras", "pipeline.json", "statistics.json"]
     assert report["best"] in kinds
     assert json.loads((out / "report/evaluation.json").read_text())["best"] == report["best"]
     assert list(pd.read_csv(out / "report/evaluation.csv")["kind"]) == kinds

@@ -7,6 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from tests.unit.containers.conftest import read_output
+
 GROUP_FILE = "input/data/{}/part-00000.csv"
 
 
@@ -28,19 +30,22 @@ def _run_and_expect_error(preprocess, base, capsys):
 def test_good_batch_writes_every_contract_file(preprocess, landing):
     report = preprocess.main(landing)
     out = landing / "output"
-    for name in ("train/train.csv", "train/unlabeled.csv", "validation/val.csv", "test/test.csv",
-                 "artifacts/scaler.json", "artifacts/folds.csv", "artifacts/data_quality.json",
-                 "artifacts/statistics.json"):
+    shard = "00000-of-00001"
+    for name in (f"train/train-{shard}.parquet", f"train/unlabeled-{shard}.parquet",
+                 f"validation/val-{shard}.parquet", f"test/test-{shard}.parquet", f"test/raw-{shard}.parquet",
+                 f"train/_partials/{shard}.json", f"artifacts/_partials/{shard}.json",
+                 "artifacts/pipeline.json", "artifacts/scaler.json", "artifacts/folds.csv",
+                 "artifacts/data_quality.json", "artifacts/statistics.json"):
         assert (out / name).is_file(), name
-    train = pd.read_csv(out / "train/train.csv", keep_default_na=False)
+    train = read_output(out, "train/train")
     assert list(train.columns[:3]) == ["player_id", "label", "fold"]
-    assert set(pd.read_csv(out / "train/unlabeled.csv", keep_default_na=False)["label"]) == {""}
-    for split in ("train/train.csv", "validation/val.csv", "test/test.csv"):
-        labels = set(pd.read_csv(out / split)["label"])
-        assert "risky" in labels, f"stratified split keeps the rare class in {split}"
+    assert set(read_output(out, "train/unlabeled")["label"]) == {""}
+    for split in ("train/train", "validation/val", "test/test"):
+        labels = set(read_output(out, split)["label"])
+        assert "risky" in labels, f"the hash split keeps the rare class in {split} here"
     # the scaler is fitted on the training data: train + unlabeled features are standardised
     features = [c for c in train.columns if c not in ("player_id", "label", "fold")]
-    both = pd.concat([train, pd.read_csv(out / "train/unlabeled.csv")])[features]
+    both = pd.concat([train, read_output(out, "train/unlabeled")])[features]
     np.testing.assert_allclose(both.mean().to_numpy(), 0.0, atol=1e-4)
     stats = json.loads((out / "artifacts/statistics.json").read_text())
     assert stats["dataset"]["item_count"] == len(both)
@@ -56,7 +61,7 @@ def test_features_input_format_one_hot_encodes_categoricals(preprocess, tmp_path
 
     write_batch(featurised(tiny_batch), tmp_path / "input" / "data")
     preprocess.main(tmp_path, input_format="features")
-    columns = pd.read_csv(tmp_path / "output/train/train.csv").columns
+    columns = read_output(tmp_path / "output", "train/train").columns
     assert "platform=ios" in columns and "region=north" in columns
     assert "avg_sessions" in columns
 
@@ -105,7 +110,7 @@ def test_markers_are_ignored(preprocess, landing):
     (landing / "input/data/_SUCCESS").write_text("")
     (landing / "input/data/risky/_SUCCESS").write_text("")
     preprocess.main(landing)
-    assert (landing / "output/test/test.csv").is_file()
+    assert (landing / "output/test/test-00000-of-00001.parquet").is_file()
 
 
 def test_script_exits_1_with_the_error_line(landing):

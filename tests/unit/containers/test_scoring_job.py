@@ -7,6 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from tests.unit.containers.conftest import read_output
+
 from .conftest import TINY, load_entry_point
 
 FLAG_COLUMNS = ["player_id", "score", "flagged", "model_version", "threshold"]
@@ -45,7 +47,7 @@ def telemetry_model(tmp_path_factory, preprocess):
     write_batch(groups, root / "input" / "data")
     preprocess.main(root)
     folder = _train_gb(root, root / "output")
-    trained = set(pd.read_csv(root / "output/train/train.csv", dtype={"player_id": str})["player_id"])
+    trained = set(read_output(root / "output", "train/train")["player_id"])
     rows = pd.concat(groups.values(), ignore_index=True)
     rows["player_id"] = rows["player_id"].astype(str)
     training_rows = rows[rows["player_id"].isin(trained) | rows["player_id"].isin(
@@ -296,7 +298,7 @@ def test_preprocess_baseline_is_built_on_the_scaled_model_inputs(telemetry_model
     # the baseline's statistics are those of train.csv + unlabeled.csv's feature columns (the pipeline output)
     root = telemetry_model["archive"].parent / "output"
     statistics = json.loads((root / "artifacts/statistics.json").read_text())
-    inputs = pd.concat([pd.read_csv(root / "train/train.csv"), pd.read_csv(root / "train/unlabeled.csv")])
+    inputs = pd.concat([read_output(root, "train/train"), read_output(root, "train/unlabeled")])
     for feature in statistics["features"]:
         values = inputs[feature["name"]]
         assert feature["numerical_statistics"]["mean"] == pytest.approx(values.mean(), abs=1e-5)

@@ -120,11 +120,50 @@ class FeaturePipeline:
             check_one_row_per_player(rows, shown)
             base, categories = _per_player(rows, "features", self.telemetry, self.numeric_columns,
                                            self.categorical_columns)
+        return self.finish(base, categories)
+
+    def per_player(self, rows: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """Validated rows -> (unscaled numeric table, categorical table), one row per player: what
+        a preprocess shard stores and `finish` completes (docs/decisions/0400)."""
+        if self.input_format == "telemetry":
+            return _per_player(rows, "telemetry", self.telemetry, None, self.categorical_columns)
+        return _per_player(rows, "features", self.telemetry, self.numeric_columns, self.categorical_columns)
+
+    def finish(self, base: pd.DataFrame, categories: pd.DataFrame) -> pd.DataFrame:
+        """Per-player tables -> gaps filled, one-hot, signed log, standardised; float32 model inputs."""
         unscaled = pd.concat([fill_gaps(base[self.numeric_columns], self.medians),
                               encode_categoricals(categories, self.categorical_levels)], axis=1)
         out = self.scaler.transform(unscaled).astype(np.float32)
         out.index.name = ID_COLUMN
         return out
+
+    # ---- fit from shards' partial statistics ----
+    @classmethod
+    def from_partials(cls, partials: list) -> FeaturePipeline:
+        """The pipeline of the union of the shards, from their mergeable partials (scarcegan.shards)."""
+        from .shards import merge_partials
+
+        merged = merge_partials(partials)
+        return cls.from_merged(merged)
+
+    @classmethod
+    def from_merged(cls, merged) -> FeaturePipeline:
+        from .shards import fit_scaler_moments, heavy_columns, kept_levels, training_tail_ratios
+
+        settings, sample, numeric = merged.settings, merged.sample, merged.numeric
+        medians = {c: float(np.nanmedian(sample[c].to_numpy(dtype=float)))
+                   if sample[c].notna().any() else 0.0
+                   for c in numeric if merged.moments[c]["missing"]}
+        levels = {c: kept_levels(merged.levels[c]) for c in merged.categorical}
+        mode = settings.get("heavy_tail", "auto")
+        logged = heavy_columns(sample, numeric, mode)
+        names, mean, scale = fit_scaler_moments(merged, medians, logged, levels)
+        telemetry = settings.get("telemetry", {})
+        scaler = Scaler(names, mean, scale, settings["input_format"],
+                        {**telemetry, "categorical_levels": levels}, signed_log=logged)
+        return cls(settings["input_format"], settings["id_column"], list(numeric), levels, medians,
+                   {"mode": mode, "columns": logged, "tail_ratio": training_tail_ratios(sample, numeric)},
+                   scaler, telemetry)
 
     def read_rows(self, path: str | Path, shown: str | None = None) -> pd.DataFrame:
         """Rows of a CSV/Parquet file as the landing declared them (ids and categoricals as text)."""

@@ -35,6 +35,18 @@ def sampling_cdf(labels: np.ndarray, balanced: bool) -> np.ndarray:
     return cdf.astype(np.float32)
 
 
+STREAM_SHUFFLE_BUFFER = 65_536  # unlabeled players held for shuffling when streamed
+
+
+def parquet_stream(batches, n_features: int):
+    """tf.data rows (float32 [n_features]) from a callable returning an iterator of 2-d arrays
+    (scarcegan.shards.iter_split batches): memory = one batch + the shuffle buffer."""
+    dataset = tf.data.Dataset.from_generator(
+        lambda: (np.asarray(b, np.float32) for b in batches()),
+        output_signature=tf.TensorSpec([None, n_features], tf.float32))
+    return dataset.unbatch()
+
+
 class ScarceGANTrainer:
     def __init__(self, hp: Hyperparameters, x_labelled: np.ndarray, y_labelled: np.ndarray,
                  x_unlabeled: np.ndarray):
@@ -52,13 +64,22 @@ class ScarceGANTrainer:
 
         self.x_labelled = tf.constant(x_labelled, tf.float32)
         self.y_labelled = tf.constant(y_labelled, tf.int32)
-        self.x_unlabeled = tf.constant(x_unlabeled, tf.float32)
+        # unlabeled players: in memory (gathered at random), or a tf.data stream over the Parquet
+        # shards (shuffle buffer, repeated) when there are too many to hold (docs/decisions/0402)
+        self.unlabeled_stream = None
+        if isinstance(x_unlabeled, tf.data.Dataset):
+            self.unlabeled_stream = iter(x_unlabeled.shuffle(STREAM_SHUFFLE_BUFFER, seed=hp.seed).repeat()
+                                         .batch(hp.unlabeled_batch_size, drop_remainder=True).prefetch(2))
+            self.x_unlabeled = None
+        else:
+            self.x_unlabeled = tf.constant(x_unlabeled, tf.float32)
         self.cdf = tf.constant(sampling_cdf(np.asarray(y_labelled), hp.effective_balanced_batches))
         self.alpha = float(hp.effective_alpha)
         self.beta = float(hp.effective_beta)
         self.pull_away_weight = float(hp.effective_pull_away_weight)
         self.feature_matching = hp.generator_objective == "feature-matching"
-        self.run = tf.function(self._run, jit_compile=hp.jit_compile, reduce_retracing=True)
+        self.run = tf.function(self._run, jit_compile=hp.jit_compile and self.unlabeled_stream is None,
+                               reduce_retracing=True)
         self._predict = tf.function(lambda x: self.classifier(x, training=False))
 
     # ---- one iteration ----
@@ -66,9 +87,11 @@ class ScarceGANTrainer:
         b, bu = self.hp.batch_size, self.hp.unlabeled_batch_size
         u = self.rng.uniform([b], dtype=tf.float32)
         idx_l = tf.minimum(tf.searchsorted(self.cdf, u, side="right"), tf.size(self.cdf) - 1)
-        idx_u = self.rng.uniform([bu], 0, tf.shape(self.x_unlabeled)[0], dtype=tf.int32)
         xl = tf.gather(self.x_labelled, idx_l)
         yl = tf.gather(self.y_labelled, idx_l)
+        if self.unlabeled_stream is not None:
+            return xl, yl, next(self.unlabeled_stream)
+        idx_u = self.rng.uniform([bu], 0, tf.shape(self.x_unlabeled)[0], dtype=tf.int32)
         xu = tf.gather(self.x_unlabeled, idx_u)
         return xl, yl, xu
 
