@@ -33,7 +33,6 @@ import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
 CONTAINER = ROOT / "training_containers" / "scarcegan"
-sys.path[:0] = [str(ROOT), str(CONTAINER)]
 
 from retrainer import synthetic  # noqa: E402
 from retrainer.local import instances  # noqa: E402
@@ -43,8 +42,7 @@ OUTPUTS = ("train", "validation", "test", "artifacts")
 
 RUN_ONE = """
 import json, os, resource, sys, time
-sys.path.insert(0, {container!r})
-import preprocess
+import preprocess  # run in the container's code folder, as the job runs it
 def rss():
     return int(open('/proc/self/statm').read().split()[1]) * os.sysconf('SC_PAGE_SIZE')
 before = rss()
@@ -82,8 +80,8 @@ def link_tree(source: Path, target: Path, replicas: int) -> None:
 
 
 def run(base: Path, chunk_rows: int) -> dict:
-    code = RUN_ONE.format(container=str(CONTAINER), base=str(base), chunk_rows=chunk_rows)
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    code = RUN_ONE.format(base=str(base), chunk_rows=chunk_rows)
+    done = subprocess.run([sys.executable, "-c", code], cwd=CONTAINER, capture_output=True, text=True, check=False)
     if done.returncode:
         raise SystemExit(f"preprocess failed on {base}:\n{done.stderr[-3000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -99,8 +97,8 @@ def run_sharded(data: Path, root: Path, count: int, chunk_rows: int) -> tuple[fl
         root, count, [(data_in / g, instances.SHARDED if g == "unlabeled" else "FullyReplicated")
                       for g in ("unlabeled", "risky", "dormant", "normal", "heavy")], outputs)
     started = time.perf_counter()
-    processes = [subprocess.Popen([sys.executable, "-c", RUN_ONE.format(container=str(CONTAINER),
-                                   base=str(h.root / "processing"), chunk_rows=chunk_rows)],
+    processes = [subprocess.Popen([sys.executable, "-c", RUN_ONE.format(
+                                   base=str(h.root / "processing"), chunk_rows=chunk_rows)], cwd=CONTAINER,
                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for h in hosts]
     for process in processes:
         _, err = process.communicate()

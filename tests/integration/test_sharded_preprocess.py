@@ -9,6 +9,7 @@ import pytest
 
 from retrainer import synthetic
 from retrainer.code_package import code_version
+from tests.utils.container import load_entry_point
 from tests.utils.shards import assert_same_outputs, shards
 from tests.utils.stack import clients
 
@@ -93,7 +94,7 @@ def test_two_instance_sharded_preprocess_equals_one_instance(local_stack, tmp_pa
     assert [p.name for p in shards.split_files(two / "test", "test")] == ["test-00000-of-00002.parquet"]
     assert len(shards.partial_files(two / "artifacts")) == 2 == len(shards.partial_files(two / "train"))
     # and, merged as train/evaluate merge them, the outputs equal the single instance's
-    import preprocess  # the container's entry point (on sys.path through tests.utils.shards)
+    preprocess = load_entry_point("preprocess")
 
     preprocess.write_merged(two / "artifacts", two / "train")
     assert_same_outputs(one, two)

@@ -3,17 +3,11 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-
-CONTAINER = Path(__file__).resolve().parents[2] / "training_containers" / "scarcegan"
-if str(CONTAINER) not in sys.path:
-    sys.path.insert(0, str(CONTAINER))
-
-from scarcegan import shards  # noqa: E402
+from scarcegan import shards
 
 SPLITS = ("train/train", "train/unlabeled", "validation/val", "test/test")
 

@@ -1,29 +1,15 @@
-"""Loads the ScarceGAN container's entry points under unique names (its `scarcegan` package is installed)."""
+"""The ScarceGAN container's entry points as fixtures (tests.utils.container loads them)."""
 
 from __future__ import annotations
 
-import importlib.util
 import os
-import sys
 from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[3]
-CONTAINER = REPO / "training_containers" / "scarcegan"
+from tests.utils.container import load_entry_point
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-
-def load_entry_point(name: str):
-    """Import training_containers/scarcegan/<name>.py as module ``scarcegan_<name>``."""
-    module_name = f"scarcegan_{name}"
-    if module_name in sys.modules:
-        return sys.modules[module_name]
-    spec = importlib.util.spec_from_file_location(module_name, CONTAINER / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[module_name] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope="session")
