@@ -48,21 +48,21 @@ def _finished_steps(found: dict[str, dict[str, Any]]) -> list[str]:
     lines = []
     for step in STEPS:
         entry = found.get(step)
-        if f"{step}FromCache" in found:
+        if entry and entry["outcome"] == "cached":
             lines.append(f"{step:<15}cached: an earlier run's output with the same content key")
         elif entry and entry["outcome"] != "running":
             seconds = (entry["last"] - entry["first"]).total_seconds()
             retries = f" after {entry['attempts']} attempts" if entry["attempts"] > entry["entered"] else ""
             outcome = "succeeded" if entry["outcome"] == "retried" else entry["outcome"]
             lines.append(f"{step:<15}{outcome} in {seconds:.1f}s{retries}")
-    return lines + [f"{name:<15}{found[name]['outcome']}" for name in ("HandleFailure", "RunFailed")
-                    if name in found and found[name]["outcome"] != "running"]
+    return lines + [f"{name:<15}failed" for name, entry in found.items()  # the <Step>Failed / RunFailed end
+                    if name.endswith("Failed") and entry["outcome"] == "failed"]
 
 
 def _step_progress(sagemaker: Any, logs: Any, execution: str, step: str, current: str | None) -> str:
     """The running job's state (and training iteration), or what the step is doing around its job."""
     if current != step:
-        return "checking the step cache" if current and current.endswith(("CacheLookup", "Cached")) else f"{current}"
+        return "using the step cache" if current and current.endswith(("Cached", "FromCache")) else f"{current}"
     if step == "RegisterModels":
         return "registering candidates"
     if step == "Train":

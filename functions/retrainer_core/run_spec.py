@@ -27,6 +27,8 @@ TRAINING_RETRIES = 2  # SageMaker's own RetryStrategy: re-runs a training job th
 
 
 class DataVersion(BaseModel):
+    model_config = ConfigDict(defer_build=True)  # built on first use, not at the Lambda's cold import (0503)
+
     uri: str
     version: str  # sha256 over (key, version id or ETag, size) of every object in the landing
     objects: int
@@ -35,13 +37,15 @@ class DataVersion(BaseModel):
 class Champion(BaseModel):
     """The model package version approved when the run started: evaluate re-scores it on this run's test."""
 
+    model_config = ConfigDict(defer_build=True)
+
     version: int
     arn: str
     model_data_url: str
 
 
 class _Spec(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
 
 class Step(_Spec):
