@@ -84,8 +84,7 @@ def figures(truth: np.ndarray, scores: np.ndarray) -> dict[str, float]:
 
 def run_one(variant: str, seed: int, iterations: int, root: Path, modules: dict, fresh: dict) -> dict:
     """One pipeline run; returns {model: {test_pr_auc, test_r_at_p, fresh_..., shift_..., kind}}."""
-    from scarcegan import artifact
-    from scarcegan.pipeline import FeaturePipeline
+    from scarcegan import artifact, shards
     from sklearn.linear_model import LogisticRegression
 
     base = root / f"{variant}-{seed}"
@@ -114,11 +113,8 @@ def run_one(variant: str, seed: int, iterations: int, root: Path, modules: dict,
         with tarfile.open(ev / "input" / channel / "model.tar.gz", "w:gz") as tar:
             for path in folder.iterdir():
                 tar.add(path, arcname=path.name)
-    (ev / "input/test").mkdir(parents=True)
-    (ev / "input/artifacts").mkdir(parents=True)
-    for name in ("test.csv", "raw.csv"):
-        shutil.copy(out / "test" / name, ev / "input/test" / name)
-    shutil.copy(out / "artifacts/pipeline.json", ev / "input/artifacts/pipeline.json")
+    for channel in ("test", "artifacts"):  # as the state machine stages them (test/*.parquet, _partials)
+        shutil.copytree(out / channel, ev / "input" / channel, dirs_exist_ok=True)
     started = time.perf_counter()
     report = modules["evaluate"].main(ev, min_precision=MIN_PRECISION, bootstrap_resamples=200, seed=seed)
     timings["evaluate"] = time.perf_counter() - started
@@ -138,9 +134,12 @@ def run_one(variant: str, seed: int, iterations: int, root: Path, modules: dict,
             for key, value in figures(truth.to_numpy(), scored).items():
                 rows[label][f"{name}_{key}"] = value
 
-    # Supervised reference on the same features: labelled train + validation players.
-    train = pd.concat([pd.read_csv(out / "train/train.csv"), pd.read_csv(out / "validation/val.csv")])
-    test = pd.read_csv(out / "test/test.csv")
+    # Supervised reference on the same features: labelled train + validation players, scaled through
+    # the pipeline merged from preprocess's partials (docs/decisions/0400).
+    pipeline = shards.load_pipeline(out / "train")
+    train = pd.concat([shards.read_split(out / "train", "train", pipeline),
+                       shards.read_split(out / "validation", "val", pipeline)], ignore_index=True)
+    test = shards.read_split(out / "test", "test", pipeline)
     names = [c for c in test.columns if c not in ("player_id", "label", "fold")]
     reference = LogisticRegression(class_weight="balanced", max_iter=2000, C=1.0)
     reference.fit(train[names].to_numpy(), (train["label"] == "risky").to_numpy())
@@ -148,7 +147,6 @@ def run_one(variant: str, seed: int, iterations: int, root: Path, modules: dict,
     test_figures = figures((test["label"] == "risky").to_numpy(), test_scores)
     rows["logistic (reference)"] = {"kind": "logistic", "test_pr_auc": test_figures["pr_auc"],
                                     "test_pr_auc_ci": None, "test_r_at_p": test_figures["r_at_p"]}
-    pipeline = FeaturePipeline.load(out / "artifacts/pipeline.json")
     for name, (raw, truth) in fresh.items():
         features = pipeline.transform(raw).reindex(truth.index)[names]
         scored = reference.predict_proba(features.to_numpy())[:, 1]

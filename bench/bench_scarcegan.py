@@ -21,6 +21,7 @@ import contextlib
 import io
 import json
 import os
+import shutil
 import sys
 import tarfile
 import tempfile
@@ -55,6 +56,20 @@ def prepare(seed: int, root: Path) -> Path:
     return base
 
 
+def read_splits(base: Path, *splits: tuple[str, str]) -> dict[str, pd.DataFrame]:
+    """Preprocess's sharded splits (``(key, "folder/split")``) as scaled model inputs, through the
+    pipeline merged from its partials (docs/decisions/0400), as train.py reads them."""
+    from scarcegan import shards
+
+    out = base / "output"
+    pipeline = shards.load_pipeline(out / "train")
+    frames = {}
+    for key, name in splits:
+        folder, split = name.split("/")
+        frames[key] = shards.read_split(out / folder, split, pipeline)
+    return frames
+
+
 def train_and_evaluate(base: Path, hyper: dict[str, str], kind: str) -> tuple[dict, float]:
     from scarcegan.hyperparameters import Hyperparameters
 
@@ -70,10 +85,8 @@ def train_and_evaluate(base: Path, hyper: dict[str, str], kind: str) -> tuple[di
     with tarfile.open(ev / "input" / "model" / "model.tar.gz", "w:gz") as tar:
         for path in (work / "model").iterdir():
             tar.add(path, arcname=path.name)
-    for src, dst in (("test/test.csv", "input/test/test.csv"), ("test/raw.csv", "input/test/raw.csv"),
-                     ("artifacts/pipeline.json", "input/artifacts/pipeline.json")):
-        (ev / dst).parent.mkdir(parents=True, exist_ok=True)
-        (ev / dst).write_bytes((out / src).read_bytes())
+    for channel in ("test", "artifacts"):  # as the state machine stages them (test/*.parquet, _partials)
+        shutil.copytree(out / channel, ev / "input" / channel, dirs_exist_ok=True)
     report = evaluate.main(ev, bootstrap_resamples=10)
     # candidates are distinct: the rule asked for may be an alias of another kind
     holder = next(c["kind"] for c in summary["candidates"] if kind in (c["kind"], *c["aliases"]))
@@ -87,9 +100,7 @@ def supervised_mlp(base: Path, iterations: int, batch_size: int, interval: int, 
     from scarcegan.model import build_classifier, build_discriminator
     from scarcegan.training import label_indices, risky_metrics, sampling_cdf
 
-    out = base / "output"
-    frames = {n: pd.read_csv(out / p, keep_default_na=False)
-              for n, p in (("train", "train/train.csv"), ("val", "validation/val.csv"), ("test", "test/test.csv"))}
+    frames = read_splits(base, ("train", "train/train"), ("val", "validation/val"), ("test", "test/test"))
     names = [c for c in frames["train"].columns if c not in ("player_id", "label", "fold")]
     x = {n: f[names].to_numpy(np.float32) for n, f in frames.items()}
     y = {n: label_indices(f["label"]) for n, f in frames.items()}
@@ -151,9 +162,8 @@ def speed(iterations: int, root: Path) -> dict:
     base = root / "seed0"
     if not (base / "output").exists():
         base = prepare(0, root)
-    out = base / "output"
-    train = pd.read_csv(out / "train/train.csv", keep_default_na=False)
-    unlabeled = pd.read_csv(out / "train/unlabeled.csv", keep_default_na=False)
+    frames = read_splits(base, ("train", "train/train"), ("unlabeled", "train/unlabeled"))
+    train, unlabeled = frames["train"], frames["unlabeled"]
     names = [c for c in train.columns if c not in ("player_id", "label", "fold")]
     x, y, xu = train[names].to_numpy(np.float32), label_indices(train["label"]), unlabeled[names].to_numpy(np.float32)
     hp = Hyperparameters()
