@@ -34,7 +34,8 @@ def test_a_thousand_objects_of_one_batch_start_exactly_one_run(local_stack):
     local_stack.faults.arm("preprocess", "bad-data")  # the run itself is not the point: end it at its first job
 
     for i in range(999):  # back to back, as an exporter writes them
-        s3.put_object(Bucket=bucket, Key=f"{prefix}{('normal', 'risky', 'heavy')[i % 3]}/part-{i:05d}.csv", Body=b"player_id,week\n1,1\n")
+        group = ("unlabeled", "risky", "dormant", "normal", "heavy")[i % 5]  # every group: the job stages each
+        s3.put_object(Bucket=bucket, Key=f"{prefix}{group}/part-{i:05d}.csv", Body=b"player_id,week\n1,1\n")
     s3.put_object(Bucket=bucket, Key=f"{prefix}_SUCCESS", Body=b"")
 
     landing = f"s3://{bucket}/{prefix}"
