@@ -82,7 +82,7 @@ def _add_states(graph: Graph, machine: dict[str, Any], parent: str | None) -> No
             _add_states(graph, branch, name)
 
 
-def inside(graph: Graph, parent: str) -> str:
+def drawn_inside(graph: Graph, parent: str) -> str:
     """What the states drawn inside a Map or Parallel are: each item's, or branches side by side."""
     kind = next(n.type for n in graph.nodes if n.name == parent)
     return "branches side by side" if kind == "Parallel" else "each item"
@@ -153,7 +153,7 @@ def mermaid(graph: Graph, states: dict[str, str] | None = None, details: dict[st
         if node.parent is None:
             lines.append(node_line(node, "  "))
     for parent in parents:
-        lines.append(f'  subgraph {mermaid_id(parent)}_items ["{_text(parent)}: {inside(graph, parent)}"]')
+        lines.append(f'  subgraph {mermaid_id(parent)}_items ["{_text(parent)}: {drawn_inside(graph, parent)}"]')
         lines += [node_line(n, "    ") for n in graph.nodes if n.parent == parent]
         lines.append("  end")
     for edge in graph.edges:
@@ -247,7 +247,7 @@ def draw(graph: Graph, path: Path, states: dict[str, str] | None = None, title: 
         left, right = min(p[0] for p in inside) - box_w / 2 - 0.15, max(p[0] for p in inside) + box_w / 2 + 0.15
         bottom, top = min(p[1] for p in inside) - box_h / 2 - 0.15, max(p[1] for p in inside) + box_h / 2 + 0.3
         ax.add_patch(Rectangle((left, bottom), right - left, top - bottom, fill=False, linestyle="--", edgecolor="#78909c"))
-        ax.text(left + 0.05, top - 0.05, f"{parent}: {inside(graph, parent)}", fontsize=6.5, va="top", color="#546e7a")
+        ax.text(left + 0.05, top - 0.05, f"{parent}: {drawn_inside(graph, parent)}", fontsize=6.5, va="top", color="#546e7a")
     for edge in graph.edges:
         (x1, y1), (x2, y2) = at(edge.source), at(edge.target)
         catch = edge.kind == "catch"

@@ -28,6 +28,15 @@ def _without_lambda_metrics(out: str) -> str:
     return "".join(line for line in out.splitlines(keepends=True) if not line.startswith(('{"_aws"', '{"level"')))
 
 
+@pytest.fixture(autouse=True)
+def no_armed_faults(request):
+    """A fault a test armed and its run never reached (a queued run, a job that failed at staging) must
+    not fail the next test's run: each test ends with none armed."""
+    yield
+    if "local_stack" in request.fixturenames:
+        request.getfixturevalue("local_stack").faults.clear()
+
+
 @pytest.fixture(scope="session")
 def trained_run(local_stack):
     """One landing's successful run with its candidates registered, shared by the modules that review,

@@ -27,11 +27,11 @@ def test_a_request_made_during_a_run_is_queued_with_its_parameters_shown_and_run
     holder = run_where(local_stack, lambda r: r["data"]["uri"] == first and r["status"] == "RUNNING", what="the landing's run")
 
     # When a user asks for a run with parameters of their own, and a newer landing arrives after it
-    code, out, _ = retrainer("start", "--model", "scarcegan", "--param", "iterations=300", "--param", "sample-interval=50", "--param", "seed=301")
+    code, out, err = retrainer("start", "--model", "scarcegan", "--param", "iterations=300", "--param", "sample-interval=50", "--param", "seed=301")
     newer = land_batch(s3, outputs["LandingBucketName"], "scarcegan", "it-busy-b", seed=62)
 
     # Then the CLI says at once where the request went, and `show` finds it, queued, with its place
-    assert code == 0 and f"queued behind run {holder['run_id']} (position 1)" in out
+    assert code == 0 and f"queued behind run {holder['run_id']} (position 1)" in out, (out, err)
     request_run = out.strip().splitlines()[-1].split()[1]
     code, shown, _ = retrainer("show", request_run)
     assert code == 0 and "QUEUED" in shown.splitlines()[0] and f"behind run {holder['run_id']}, position 1" in shown
