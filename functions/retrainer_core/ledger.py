@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from decimal import Decimal
 from functools import cache
 from itertools import islice
@@ -36,6 +36,17 @@ RACE_TRIES = 10  # rounds of a conditional write that lost a race, before it is 
 
 def _conditional_failed(error: ClientError) -> bool:
     return error.response["Error"]["Code"] in ("ConditionalCheckFailedException", "TransactionCanceledException")
+
+
+def _first_write(write: Callable[[], Any]) -> bool:
+    """True when the conditional write went through; False when its condition failed (someone wrote first)."""
+    try:
+        write()
+        return True
+    except ClientError as error:
+        if _conditional_failed(error):
+            return False
+        raise
 
 
 def _plain(value: Any) -> Any:
@@ -148,32 +159,20 @@ class Ledger:
     def claim_cooldown(self, model: str, alarm: str, cooldown_seconds: int) -> bool:
         """True (and the clock restarts) unless this alarm started a run within its cooldown."""
         now = int(self.now())
-        try:
-            self.table.put_item(
-                Item={"pk": f"MODEL#{model}", "sk": f"COOLDOWN#{alarm}", "fired_at": now},
-                ConditionExpression="attribute_not_exists(pk) OR fired_at < :since",
-                ExpressionAttributeValues={":since": now - cooldown_seconds},
-            )
-            return True
-        except ClientError as error:
-            if _conditional_failed(error):
-                return False
-            raise
+        return _first_write(lambda: self.table.put_item(
+            Item={"pk": f"MODEL#{model}", "sk": f"COOLDOWN#{alarm}", "fired_at": now},
+            ConditionExpression="attribute_not_exists(pk) OR fired_at < :since",
+            ExpressionAttributeValues={":since": now - cooldown_seconds},
+        ))
 
     # ---- quiet-period checks (retrainer_core/quiet.py): one due per landing at a time
     def claim_quiet_check(self, model: str, prefix: str, due_at: int) -> bool:
         """True when no check of this landing is due later than now (so the caller schedules one)."""
-        try:
-            self.table.put_item(
-                Item={"pk": f"MODEL#{model}", "sk": f"QUIET#{prefix}", "due_at": due_at},
-                ConditionExpression="attribute_not_exists(pk) OR due_at <= :now",
-                ExpressionAttributeValues={":now": int(self.now())},
-            )
-            return True
-        except ClientError as error:
-            if _conditional_failed(error):
-                return False
-            raise
+        return _first_write(lambda: self.table.put_item(
+            Item={"pk": f"MODEL#{model}", "sk": f"QUIET#{prefix}", "due_at": due_at},
+            ConditionExpression="attribute_not_exists(pk) OR due_at <= :now",
+            ExpressionAttributeValues={":now": int(self.now())},
+        ))
 
     def extend_quiet_check(self, model: str, prefix: str, due_at: int) -> None:
         self.table.put_item(Item={"pk": f"MODEL#{model}", "sk": f"QUIET#{prefix}", "due_at": due_at})
@@ -181,14 +180,8 @@ class Ledger:
     # ---- runs
     def record_run(self, run: dict[str, Any]) -> bool:
         """Create the run's record; False if it exists (the same run was started before)."""
-        try:
-            self.table.put_item(Item={"pk": f"RUN#{run['run_id']}", "sk": "RUN", **_clean(run)},
-                                ConditionExpression="attribute_not_exists(pk)")
-            return True
-        except ClientError as error:
-            if _conditional_failed(error):
-                return False
-            raise
+        return _first_write(lambda: self.table.put_item(
+            Item={"pk": f"RUN#{run['run_id']}", "sk": "RUN", **_clean(run)}, ConditionExpression="attribute_not_exists(pk)"))
 
     def run(self, run_id: str) -> dict[str, Any] | None:
         item = self.table.get_item(Key={"pk": f"RUN#{run_id}", "sk": "RUN"}, ConsistentRead=True).get("Item")
@@ -207,21 +200,15 @@ class Ledger:
     def add_attempt(self, run_id: str, attempt: dict[str, Any]) -> bool:
         """Record one execution of the run, once: False when that execution is recorded already (two
         invocations racing on one trigger both saw the run without it)."""
-        try:
-            self.table.update_item(
-                Key={"pk": f"RUN#{run_id}", "sk": "RUN"},
-                UpdateExpression="SET attempts = list_append(if_not_exists(attempts, :none), :attempt), #status = :running "
-                                 "ADD executions :execution REMOVE failure, queued_behind, superseded_by",
-                ConditionExpression="attribute_not_exists(executions) OR NOT contains(executions, :name)",
-                ExpressionAttributeNames={"#status": "status"},
-                ExpressionAttributeValues={":none": [], ":attempt": [_clean(attempt)], ":running": "RUNNING",
-                                           ":execution": {attempt["execution"]}, ":name": attempt["execution"]},
-            )
-            return True
-        except ClientError as error:
-            if _conditional_failed(error):
-                return False
-            raise
+        return _first_write(lambda: self.table.update_item(
+            Key={"pk": f"RUN#{run_id}", "sk": "RUN"},
+            UpdateExpression="SET attempts = list_append(if_not_exists(attempts, :none), :attempt), #status = :running "
+                             "ADD executions :execution REMOVE failure, queued_behind, superseded_by",
+            ConditionExpression="attribute_not_exists(executions) OR NOT contains(executions, :name)",
+            ExpressionAttributeNames={"#status": "status"},
+            ExpressionAttributeValues={":none": [], ":attempt": [_clean(attempt)], ":running": "RUNNING",
+                                       ":execution": {attempt["execution"]}, ":name": attempt["execution"]},
+        ))
 
     def supersede(self, run_id: str, by: str) -> None:
         """A queued run that will not run: the newer run `by` covers its data."""
@@ -253,17 +240,11 @@ class Ledger:
 
     def claim_registration(self, group: str, content_key: str, run_id: str, kind: str) -> bool:
         """True when no one registered (or began registering) this content before."""
-        try:
-            self.table.put_item(
-                Item={"pk": f"PACKAGE#{group}", "sk": f"CONTENT#{content_key}", "run_id": run_id, "kind": kind,
-                      "claimed_at": int(self.now())},
-                ConditionExpression="attribute_not_exists(pk)",
-            )
-            return True
-        except ClientError as error:
-            if _conditional_failed(error):
-                return False
-            raise
+        return _first_write(lambda: self.table.put_item(
+            Item={"pk": f"PACKAGE#{group}", "sk": f"CONTENT#{content_key}", "run_id": run_id, "kind": kind,
+                  "claimed_at": int(self.now())},
+            ConditionExpression="attribute_not_exists(pk)",
+        ))
 
     def registered(self, group: str, content_key: str, arn: str) -> None:
         self.table.update_item(Key={"pk": f"PACKAGE#{group}", "sk": f"CONTENT#{content_key}"},
