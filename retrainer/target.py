@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import os
-import urllib.request
+import socket
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -40,13 +40,16 @@ class StackNotRunning(RuntimeError):
 
 
 def describe(location: Location) -> dict[str, Any] | None:
-    """The running stack's description, or None when no live stack answers."""
+    """The running stack's description, or None when no live stack answers. Alive means its process
+    runs and its port accepts a connection: the kernel accepts while the server is busy, where an HTTP
+    answer can take seconds on a machine whose cores are training (a busy stack is not a stopped one)."""
     try:
         description = json.loads(location.description_file.read_text())
         os.kill(description["pid"], 0)
-        if not description["endpoint"].startswith("http://127.0.0.1:"):
+        host, _, port = description["endpoint"].removeprefix("http://").partition(":")
+        if host != "127.0.0.1":
             return None
-        urllib.request.urlopen(f"{description['endpoint']}/moto-api/", timeout=2).close()  # noqa: S310 - loopback only
+        socket.create_connection((host, int(port)), timeout=10).close()
     except (FileNotFoundError, ProcessLookupError, OSError, ValueError, KeyError):
         return None
     return description

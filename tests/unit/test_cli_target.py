@@ -32,3 +32,21 @@ def test_a_taken_port_is_refused_with_a_way_out(tmp_path):
         port = taken.getsockname()[1]
         with pytest.raises(RuntimeError, match=f"port {port} is in use .* RETRAINER_LOCAL_PORT"):
             control.up(control.Location(tmp_path, port))
+
+
+def test_a_busy_local_stack_is_running_and_a_stopped_one_is_not(tmp_path):
+    """A stack whose server is too busy to answer HTTP (its machine's cores training) still accepts a
+    connection: the CLI must not tell its user it is not running (a CI run did, once)."""
+    import os
+    import socket
+
+    from retrainer import target
+
+    location = target.Location(tmp_path, 1)
+    with socket.socket() as busy:  # listens, never answers
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        location.description_file.write_text(json.dumps({"pid": os.getpid(), "endpoint": f"http://127.0.0.1:{port}"}))
+        assert target.describe(location)["endpoint"] == f"http://127.0.0.1:{port}"
+    assert target.describe(location) is None  # nothing listens there any more
