@@ -9,10 +9,11 @@ delayed quiet-period checks (retrainer_core/quiet.py), both with source `retrain
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
+import msgspec
 
 from retrainer_core.errors import PermanentTriggerError
 
@@ -23,13 +24,12 @@ CLI_SOURCE = "retrainer"
 MODEL_PACKAGE_GROUP_SUFFIX = "-models"  # the template names each model's group <model>-models
 
 
-class EventBridgeModel(BaseModel):
+class EventBridgeModel(msgspec.Struct, kw_only=True, frozen=True):
     """An EventBridge event as AWS documents it: the envelope Powertools' parser models too
     (aws_lambda_powertools.utilities.parser.models.EventBridgeModel, same fields, aliases and
     required-ness). Ours, because importing Powertools' models module builds every AWS event model it
-    knows, which cost the handlers' cold start about half a boto3 import (docs/decisions/0503)."""
-
-    model_config = ConfigDict(populate_by_name=True)
+    knows, which cost the handlers' cold start about half a boto3 import (docs/decisions/0503), and
+    they are pydantic models: pydantic's import alone costs a third of one (docs/decisions/0504)."""
 
     version: str
     id: str
@@ -38,55 +38,51 @@ class EventBridgeModel(BaseModel):
     time: datetime
     region: str
     resources: list[str]
-    detail_type: str = Field(alias="detail-type")
+    detail_type: str = msgspec.field(name="detail-type")
     detail: dict[str, Any]
-    replay_name: str | None = Field(None, alias="replay-name")
+    replay_name: str | None = msgspec.field(default=None, name="replay-name")
 
-    @field_validator("detail", mode="before")
     @classmethod
-    def _scheduler_detail(cls, value: Any, info: ValidationInfo) -> Any:
-        # EventBridge Scheduler sends an empty detail as the string '{}' (as Powertools' model allows)
-        return {} if info.data.get("source") == "aws.scheduler" and value == "{}" else value
+    def parse(cls, raw: Any) -> Any:
+        """raw (a decoded event) -> an instance of cls; msgspec.ValidationError naming the field if it is not one."""
+        if isinstance(raw, dict) and raw.get("source") == "aws.scheduler" and raw.get("detail") == "{}":
+            raw = {**raw, "detail": {}}  # EventBridge Scheduler sends an empty detail as the string '{}' (as Powertools' model allows)
+        return msgspec.convert(raw, cls)
 
 
-class _OneKind(BaseModel):
-    """The detail of one kind of event: an invocation meets one or two kinds, so each is built (its
-    validator generated) when first used, not at import (docs/decisions/0503)."""
-
-    model_config = ConfigDict(defer_build=True)
+class _OneKind(msgspec.Struct, kw_only=True, frozen=True):
+    """The detail of one kind of event."""
 
 
-class _S3Bucket(_OneKind):
+class _S3Bucket(_OneKind, kw_only=True):
     name: str
 
 
-class _S3Object(_OneKind):
+class _S3Object(_OneKind, kw_only=True):
     key: str
-    size: float | None = Field(None, ge=0)
+    size: Annotated[float, msgspec.Meta(ge=0)] | None = None
     etag: str = ""
-    version_id: str | None = Field(None, alias="version-id")
+    version_id: str | None = msgspec.field(default=None, name="version-id")
     sequencer: str | None = None
 
 
-class _S3ObjectCreatedDetail(_OneKind):
+class _S3ObjectCreatedDetail(_OneKind, kw_only=True):
     """S3's "Object Created" detail (S3 -> EventBridge), the fields required as AWS always sends them."""
 
     version: str
     bucket: _S3Bucket
     object: _S3Object
-    request_id: str = Field(alias="request-id")
+    request_id: str = msgspec.field(name="request-id")
     requester: str
-    source_ip_address: str | None = Field(None, alias="source-ip-address")
+    source_ip_address: str | None = msgspec.field(default=None, name="source-ip-address")
     reason: str | None = None
 
 
-class S3EventNotificationEventBridgeModel(EventBridgeModel):
-    model_config = ConfigDict(populate_by_name=True, defer_build=True)
-
+class S3EventNotificationEventBridgeModel(EventBridgeModel, kw_only=True, frozen=True):
     detail: _S3ObjectCreatedDetail  # type: ignore[assignment]
 
 
-class Landing(BaseModel):
+class Landing(msgspec.Struct, kw_only=True, frozen=True):
     """A batch of data under incoming/<model>/<batch>/ in the landing bucket."""
 
     bucket: str
@@ -103,7 +99,7 @@ class Landing(BaseModel):
         return f"s3://{self.bucket}/{self.prefix}"
 
 
-class Trigger(BaseModel):
+class Trigger(msgspec.Struct, kw_only=True, frozen=True):
     """Why a run starts: kept in the run ledger and the registry metadata."""
 
     type: Literal["data-landing", "scoring-landing", "drift-alarm", "manual", "resume", "quiet-period", "schedule", "approval"]
@@ -117,8 +113,8 @@ class Trigger(BaseModel):
     complete: bool = False  # a landing's _SUCCESS marker
     alarm_name: str | None = None
     alarm_state: str | None = None
-    overrides: dict[str, str] = Field(default_factory=dict)
-    quality_gate: dict[str, float] = Field(default_factory=dict)  # min_recall / max_flagged_share for this run
+    overrides: dict[str, str] = {}
+    quality_gate: dict[str, float] = {}  # min_recall / max_flagged_share for this run
     use_cache: bool = True
     data_uri: str | None = None
     run_id: str | None = None  # resume: the run to continue
@@ -126,8 +122,29 @@ class Trigger(BaseModel):
     model_package_arn: str | None = None  # approval: the version whose status changed
     approval_status: str | None = None
 
+    @classmethod
+    def parse(cls, data: Any) -> Trigger:
+        """A dumped trigger (any of its forms) -> Trigger; msgspec.ValidationError naming the field if it is not one."""
+        return msgspec.convert(data, cls)
 
-class _ModelPackageDetail(_OneKind):
+    def dump(self, *, exclude_none: bool = False, exclude_defaults: bool = False) -> dict[str, Any]:
+        """Its JSON form, without the fields that are None and/or at their default (a landing's too).
+        Not Struct's omit_defaults: that compares a default by identity, and a landing's root is rebuilt."""
+        return _dump(self, exclude_none, exclude_defaults)
+
+
+def _dump(struct: msgspec.Struct, exclude_none: bool, exclude_defaults: bool) -> dict[str, Any]:
+    found: dict[str, Any] = {}
+    for field in msgspec.structs.fields(struct):
+        value = getattr(struct, field.name)
+        default = field.default if field.default_factory is msgspec.NODEFAULT else field.default_factory()
+        if (exclude_none and value is None) or (exclude_defaults and default is not msgspec.NODEFAULT and value == default):
+            continue
+        found[field.encode_name] = _dump(value, exclude_none, exclude_defaults) if isinstance(value, msgspec.Struct) else value
+    return msgspec.to_builtins(found)
+
+
+class _ModelPackageDetail(_OneKind, kw_only=True):
     """SageMaker "Model Package State Change": the detail carries the package as DescribeModelPackage does."""
 
     ModelPackageGroupName: str  # noqa: N815 - AWS's field names
@@ -135,37 +152,37 @@ class _ModelPackageDetail(_OneKind):
     ModelApprovalStatus: str  # noqa: N815
 
 
-class _AlarmState(_OneKind):
+class _AlarmState(_OneKind, kw_only=True):
     value: str
     timestamp: str | None = None
 
 
-class _AlarmDetail(_OneKind):
+class _AlarmDetail(_OneKind, kw_only=True):
     alarmName: str  # noqa: N815 - AWS's field name
     state: _AlarmState
 
 
-class _StartDetail(_OneKind):
+class _StartDetail(_OneKind, kw_only=True):
     model: str
     request_id: str
-    overrides: dict[str, str] = Field(default_factory=dict)
-    quality_gate: dict[Literal["min_recall", "max_flagged_share"], float] = Field(default_factory=dict)
+    overrides: dict[str, str] = {}
+    quality_gate: dict[Literal["min_recall", "max_flagged_share"], float] = {}
     use_cache: bool = True
     data_uri: str | None = None
     requested_by: str | None = None
 
 
-class _QuietCheckDetail(_OneKind):
+class _QuietCheckDetail(_OneKind, kw_only=True):
     bucket: str
     model: str
     batch: str
 
 
-class _ScheduleDetail(_OneKind):
+class _ScheduleDetail(_OneKind, kw_only=True):
     model: str
 
 
-class _ResumeDetail(_OneKind):
+class _ResumeDetail(_OneKind, kw_only=True):
     run_id: str
     request_id: str | None = None  # the CLI's, so it can read what became of the request by key
     requested_by: str | None = None
@@ -188,37 +205,37 @@ def parse_trigger(body: str, alarm_models: dict[str, str] | None = None) -> Trig
     alarm_models maps an alarm-name prefix to the model its alarms retrain."""
     try:
         raw: Any = json.loads(body)
-        envelope = EventBridgeModel.model_validate(raw)
-    except (ValueError, ValidationError) as error:
+        envelope = EventBridgeModel.parse(raw)
+    except (ValueError, msgspec.ValidationError) as error:
         raise PermanentTriggerError(f"not an EventBridge event ({_problems(error)})") from error
     kind = (envelope.source, envelope.detail_type)
     try:
         if kind == ("aws.s3", "Object Created"):
-            return _landing(S3EventNotificationEventBridgeModel.model_validate(raw))
+            return _landing(S3EventNotificationEventBridgeModel.parse(raw))
         if kind == ("aws.sagemaker", "SageMaker Model Package State Change"):
-            package = _ModelPackageDetail.model_validate(envelope.detail)
+            package = msgspec.convert(envelope.detail, _ModelPackageDetail)
             return Trigger(type="approval", source=envelope.source, event_id=envelope.id, time=envelope.time,
                            model=package.ModelPackageGroupName.removesuffix(MODEL_PACKAGE_GROUP_SUFFIX),
                            model_package_arn=package.ModelPackageArn, approval_status=package.ModelApprovalStatus)
         if kind == ("aws.cloudwatch", "CloudWatch Alarm State Change"):
-            return _alarm(envelope, _AlarmDetail.model_validate(envelope.detail), alarm_models or {})
+            return _alarm(envelope, msgspec.convert(envelope.detail, _AlarmDetail), alarm_models or {})
         if kind == (CLI_SOURCE, "Retraining Requested"):
-            detail = _StartDetail.model_validate(envelope.detail)
+            detail = msgspec.convert(envelope.detail, _StartDetail)
             return Trigger(type="manual", source=envelope.source, event_id=detail.request_id, time=envelope.time,
                            model=detail.model, overrides=detail.overrides, quality_gate=detail.quality_gate, use_cache=detail.use_cache,
                            data_uri=detail.data_uri, requested_by=detail.requested_by)
         if kind == (CLI_SOURCE, "Landing Quiet Check"):  # start_retraining's own delayed message (retrainer_core/quiet.py)
-            check = _QuietCheckDetail.model_validate(envelope.detail)
+            check = msgspec.convert(envelope.detail, _QuietCheckDetail)
             return Trigger(type="quiet-period", source=envelope.source, event_id=envelope.id, time=envelope.time, model=check.model,
                            landing=Landing(bucket=check.bucket, model=check.model, batch=check.batch))
         if kind == (CLI_SOURCE, "Scheduled Retraining"):  # the stack's EventBridge Scheduler schedule
-            scheduled = _ScheduleDetail.model_validate(envelope.detail)
+            scheduled = msgspec.convert(envelope.detail, _ScheduleDetail)
             return Trigger(type="schedule", source=envelope.source, event_id=envelope.id, time=envelope.time, model=scheduled.model)
         if kind == (CLI_SOURCE, "Run Resume Requested"):
-            detail_resume = _ResumeDetail.model_validate(envelope.detail)
+            detail_resume = msgspec.convert(envelope.detail, _ResumeDetail)
             return Trigger(type="resume", source=envelope.source, event_id=detail_resume.request_id or envelope.id, time=envelope.time,
                            model="", run_id=detail_resume.run_id, requested_by=detail_resume.requested_by)
-    except ValidationError as error:
+    except msgspec.ValidationError as error:
         raise PermanentTriggerError(f"{envelope.source} {envelope.detail_type!r} event is malformed ({_problems(error)})") from error
     raise PermanentTriggerError(f"unsupported event {envelope.source!r} / {envelope.detail_type!r}")
 
@@ -241,6 +258,12 @@ def _alarm(envelope: EventBridgeModel, detail: _AlarmDetail, alarm_models: dict[
 
 
 def _problems(error: Exception) -> str:
-    if isinstance(error, ValidationError):
-        return "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors()[:5])
+    """"path: message", as msgspec names the first problem it met (`Expected `str`, got `int` - at `$.detail.object.key``)."""
+    if isinstance(error, msgspec.ValidationError):
+        message, _, at = str(error).partition(" - at `$")
+        path = at.removesuffix("`").removeprefix(".")
+        missing = re.fullmatch(r"Object missing required field `(.+)`", message)
+        if missing:
+            path, message = ".".join(p for p in (path, missing[1]) if p), "field required"
+        return f"{path or '(event)'}: {message}"
     return str(error)

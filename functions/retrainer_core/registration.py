@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from pydantic import BaseModel
+import msgspec
 
 from retrainer_core.errors import RegistrationError
 
@@ -20,7 +20,7 @@ MAX_METADATA_VALUE = 256  # SageMaker's limit on a CustomerMetadataProperties va
 MAX_METADATA_ENTRIES = 50  # ... and on their number
 
 
-class Interval(BaseModel):
+class Interval(msgspec.Struct, kw_only=True, frozen=True):
     value: float
     low: float | None = None
     high: float | None = None
@@ -30,7 +30,7 @@ class Interval(BaseModel):
         return f"{self.value:.4g}{bounds}"
 
 
-class Champion(BaseModel):
+class Champion(msgspec.Struct, kw_only=True, frozen=True):
     version: int
     arn: str
 
@@ -40,7 +40,7 @@ class QualityGateNotMet(Exception):
     the error the run fails with (the Lambda's errorType)."""
 
 
-class Candidate(BaseModel):
+class Candidate(msgspec.Struct, kw_only=True, frozen=True):
     """An entry of evaluate's `register` list plus the run's lineage."""
 
     kind: str
@@ -145,19 +145,19 @@ def register(candidate: Candidate, inference_image: str, artifacts: Artifacts, r
     return {"kind": candidate.kind, "model_package_arn": arn, "already_registered": False, "metrics": metrics}
 
 
-class _Paths(BaseModel):
+class _Paths(msgspec.Struct, kw_only=True, frozen=True):
     models: str
     quality: str
 
 
-class _Gate(BaseModel):
+class _Gate(msgspec.Struct, kw_only=True, frozen=True):
     min_recall: float
     max_flagged_share: float
     report_bucket: str
     report_key: str
 
 
-class RunToRegister(BaseModel):
+class RunToRegister(msgspec.Struct, kw_only=True, frozen=True):
     """The part of the execution's state RegisterModels reads (the run spec plus the steps' outputs)."""
 
     run_id: str
@@ -171,6 +171,11 @@ class RunToRegister(BaseModel):
     paths: _Paths
     quality_gate: _Gate
     steps: dict[str, dict[str, Any]] = {}
+
+    @classmethod
+    def parse(cls, state: Any) -> RunToRegister:
+        """The execution's state -> RunToRegister (what else it holds ignored); msgspec.ValidationError naming the field if it is not one."""
+        return msgspec.convert(state, cls)
 
     @property
     def report_uri(self) -> str:
@@ -187,12 +192,13 @@ def candidates(run: RunToRegister, report: dict[str, Any]) -> list[Candidate]:
             "no model registered")
     jobs = {"scarcegan": run.steps.get("train", {}).get("job_name", ""),
             "gradient-boosting": run.steps.get("challenger", {}).get("job_name", "")}
-    return [Candidate(**{k: entry[k] for k in ("kind", "family", "content_key", "beats_champion", "metrics")},
-                      run_id=run.run_id, model=run.model, model_package_group=run.model_package_group,
-                      model_data_url=f"{run.paths.models}/{entry['kind']}/model.tar.gz",
-                      quality_url=f"{run.paths.quality}/{entry['kind']}/statistics.json",
-                      trigger=run.trigger, data=run.data, code_version=run.code_version, parameters=run.parameters,
-                      champion=run.champion, training_jobs={k: v for k, v in jobs.items() if v})
+    return [msgspec.convert({**{k: entry[k] for k in ("kind", "family", "content_key", "beats_champion", "metrics")},
+                             "run_id": run.run_id, "model": run.model, "model_package_group": run.model_package_group,
+                             "model_data_url": f"{run.paths.models}/{entry['kind']}/model.tar.gz",
+                             "quality_url": f"{run.paths.quality}/{entry['kind']}/statistics.json",
+                             "trigger": run.trigger, "data": run.data, "code_version": run.code_version, "parameters": run.parameters,
+                             "champion": run.champion, "training_jobs": {k: v for k, v in jobs.items() if v}},
+                            Candidate)  # evaluate's entries validated as they were
             for entry in report["register"]]
 
 

@@ -1,7 +1,7 @@
 """A run's specification: stack settings, the family schemas' defaults, the landing's manifest and the
 trigger's overrides, resolved once into a typed `RunSpec` (the execution input the state machine reads;
 every job setting and S3 path is decided here). The trigger builds it, the ledger keeps it, the CLI and
-the report read it back with `RunSpec.model_validate`.
+the report read it back with `RunSpec.parse`.
 
 Step outputs live at content-addressed paths, `steps/<step>/<cache key>/`: a step's key covers
 everything its output depends on, so a completed step with the same key has already written exactly
@@ -14,7 +14,7 @@ import json
 import re
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+import msgspec
 
 from retrainer_core.events import Trigger
 from retrainer_core.parameters import Schema
@@ -26,29 +26,25 @@ BASE_DIR = ["--base-dir", "/opt/ml/processing"]
 TRAINING_RETRIES = 2  # SageMaker's own RetryStrategy: re-runs a training job that failed on an internal error
 
 
-class DataVersion(BaseModel):
-    model_config = ConfigDict(defer_build=True)  # built on first use, not at the Lambda's cold import (0503)
-
+class DataVersion(msgspec.Struct, kw_only=True, frozen=True):
     uri: str
     version: str  # sha256 over (key, version id or ETag, size) of every object in the landing
     objects: int
 
 
-class Champion(BaseModel):
+class Champion(msgspec.Struct, kw_only=True, frozen=True):
     """The model package version approved when the run started: evaluate re-scores it on this run's test."""
-
-    model_config = ConfigDict(defer_build=True)
 
     version: int
     arn: str
     model_data_url: str
 
 
-class _Spec(BaseModel):
-    model_config = ConfigDict(extra="forbid", defer_build=True)
+class _Spec(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """A part of the run spec: a field it does not declare is an error, not ignored."""
 
 
-class Step(_Spec):
+class Step(_Spec, kw_only=True):
     image: str
     instance_type: str
     instance_count: int
@@ -56,18 +52,18 @@ class Step(_Spec):
     max_runtime_seconds: int
 
 
-class ProcessingStep(Step):
+class ProcessingStep(Step, kw_only=True):
     arguments: list[str]
 
 
-class TrainingStep(Step):
+class TrainingStep(Step, kw_only=True):
     hyperparameters: dict[str, str]
     stopping_condition: dict[str, int]
     spot: bool = False
-    retry_strategy: dict[str, int] = {"MaximumRetryAttempts": TRAINING_RETRIES}
+    retry_strategy: dict[str, int] = msgspec.field(default_factory=lambda: {"MaximumRetryAttempts": TRAINING_RETRIES})
 
 
-class Paths(_Spec):
+class Paths(_Spec, kw_only=True):
     code: str
     train: str
     validation: str
@@ -82,7 +78,7 @@ class Paths(_Spec):
     champion: str  # evaluate's input/champion: the approved version's artifact, or (none) the code package, which holds no model.tar.gz
 
 
-class Retries(_Spec):
+class Retries(_Spec, kw_only=True):
     """In-job transient failures (internal error, capacity) re-run the failed step, at most `max` times."""
 
     attempt: int = 0
@@ -91,14 +87,14 @@ class Retries(_Spec):
     delay_seconds: int = 0  # the state machine's BackOff: wait_seconds for a transient failure's next attempt, else 0
 
 
-class QualityGate(_Spec):
+class QualityGate(_Spec, kw_only=True):
     min_recall: float
     max_flagged_share: float
     report_bucket: str
     report_key: str
 
 
-class RunSpec(_Spec):
+class RunSpec(_Spec, kw_only=True):
     run_id: str
     model: str
     lock_ttl_seconds: int
@@ -122,6 +118,11 @@ class RunSpec(_Spec):
     # Steps whose output is known when the execution starts (cache hits, decided once: cached_steps);
     # the state machine skips them. Never stored with the run: each attempt looks them up again.
     steps: dict[str, dict[str, Any]] = {}
+
+    @classmethod
+    def parse(cls, data: Any) -> RunSpec:
+        """An execution input or the ledger's copy of it -> RunSpec; msgspec.ValidationError naming the field if it is not one."""
+        return msgspec.convert(data, cls)
 
     @property
     def hyperparameters(self) -> dict[str, str]:
@@ -180,7 +181,7 @@ def build_run_input(
     def training(name: str, family: str, program: str) -> TrainingStep:
         step = resources[name]
         return TrainingStep(
-            **step.model_dump(),
+            **msgspec.structs.asdict(step),
             spot=settings.train_spot_instances and name == "train",
             stopping_condition={
                 "MaxRuntimeInSeconds": step.max_runtime_seconds,
@@ -199,7 +200,7 @@ def build_run_input(
         model=settings.model_name,
         lock_ttl_seconds=settings.lock_ttl_seconds,
         experiment={"name": f"{settings.model_name}-retraining", "trial": rid},
-        trigger=trigger.model_dump(mode="json", exclude_none=True, exclude_defaults=True),
+        trigger=trigger.dump(exclude_none=True, exclude_defaults=True),
         data=data,
         code_version=settings.code_version,
         model_package_group=settings.model_package_group,
@@ -217,12 +218,14 @@ def build_run_input(
             challenger_output=challenger, quality=f"{evaluate}/quality", models=f"{evaluate}/models", report=f"{evaluate}/report",
             champion=champion.model_data_url if champion else f"{code}/{CONTAINER_DIR}/",
         ),
-        preprocess=ProcessingStep(**resources["preprocess"].model_dump(), arguments=[*BASE_DIR, *arguments(params["data"])]),
+        preprocess=ProcessingStep(**msgspec.structs.asdict(resources["preprocess"]), arguments=[*BASE_DIR, *arguments(params["data"])]),
         train=training("train", "scarcegan", "train.py"),
         challenger=training("challenger", "gradient-boosting", "train_gb.py"),
-        evaluate=ProcessingStep(**resources["evaluate"].model_dump(), arguments=evaluate_arguments),
+        evaluate=ProcessingStep(**msgspec.structs.asdict(resources["evaluate"]), arguments=evaluate_arguments),
     )
-    return spec.model_dump(mode="json", exclude={"steps"})
+    run_input = msgspec.to_builtins(spec)
+    del run_input["steps"]  # never stored with the run (RunSpec.steps)
+    return run_input
 
 
 def cache_keys(data: str, code: str, steps: dict[str, Any], params: dict[str, dict[str, str]],

@@ -8,7 +8,7 @@ import re
 import time
 from typing import Any, Protocol
 
-from pydantic import BaseModel
+import msgspec
 
 from retrainer_core.run_spec import CONTAINER_DIR, DataVersion, Retries, content_hash
 from retrainer_core.settings import StartRetrainingSettings
@@ -16,7 +16,7 @@ from retrainer_core.settings import StartRetrainingSettings
 MAX_SCORING_ID = 40  # job names "<prefix≤9>-<id>-score-<attempt≤2>" fit in 63 characters
 
 
-class ModelVersion(BaseModel):
+class ModelVersion(msgspec.Struct, kw_only=True, frozen=True):
     version: int
     arn: str
     model_data_url: str
@@ -57,11 +57,11 @@ def scoring_input(settings: StartRetrainingSettings, landing: dict[str, Any], mo
         "model": settings.model_name,
         "batch": landing["batch"],
         "trigger": trigger,
-        "data": data.model_dump(),
+        "data": msgspec.to_builtins(data),
         "code_version": settings.code_version,
-        "model_version": model_version.model_dump(),
-        "retries": Retries(wait_seconds=settings.transient_retry_wait_seconds).model_dump(),
-        "job": {**settings.step("evaluate").model_dump(), "arguments": arguments},
+        "model_version": msgspec.to_builtins(model_version),
+        "retries": msgspec.to_builtins(Retries(wait_seconds=settings.transient_retry_wait_seconds)),
+        "job": {**msgspec.to_builtins(settings.step("evaluate")), "arguments": arguments},
         "paths": {
             "code": f"s3://{settings.artifacts_bucket}/code/{settings.code_version}/{CONTAINER_DIR}/",
             "flags": flags,
@@ -89,7 +89,7 @@ def start_scoring(settings: StartRetrainingSettings, landing: dict[str, Any], tr
         events.publish("Scoring Skipped", {"model": settings.model_name, "batch": landing["batch"], "data_uri": landing["uri"],
                                            "run_id": run_id, "reason": reason})
         return "ignore", run_id, reason
-    run_input = scoring_input(settings, landing, ModelVersion(**found), trigger, landing.get("manifest") or {})
+    run_input = scoring_input(settings, landing, msgspec.convert(found, ModelVersion), trigger, landing.get("manifest") or {})
     run_id = run_input["run_id"]
     existing = ledger.run(run_id)
     if existing and existing.get("attempts"):

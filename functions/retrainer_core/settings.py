@@ -1,35 +1,53 @@
-"""Each function's environment as a pydantic model, parsed once by its handler.
-
-Every function's package holds all of them but uses one: each is built (its validator generated) when
-its handler first parses the environment, not when the module is imported (docs/decisions/0503)."""
+"""Each function's environment as a typed msgspec Struct, parsed once by its handler."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from typing import Annotated, Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+import msgspec
 
 
-class _Environment(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True, defer_build=True)
+def _json_object_of_strings(value: object) -> object:
+    if isinstance(value, str):
+        value = json.loads(value)
+    if isinstance(value, dict):
+        return {str(k): str(v) for k, v in value.items()}
+    return value
+
+
+def _comma_list(value: object) -> object:
+    return [kind.strip() for kind in value.split(",") if kind.strip()] if isinstance(value, str) else value
+
+
+class _Environment(msgspec.Struct, kw_only=True, frozen=True):
+    # field -> what turns its environment string into the field's value before it is validated
+    _before: ClassVar[dict[str, Callable[[Any], Any]]] = {}
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]):
-        return cls.model_validate({k.lower(): v for k, v in environ.items()})
+        """Variables named after the fields, case-insensitive (others ignored); their strings are read as
+        the fields' types. msgspec.ValidationError naming the field when one is missing or invalid."""
+        values = {k.lower(): v for k, v in environ.items()}
+        for name, before in cls._before.items():
+            if name in values:
+                try:
+                    values[name] = before(values[name])
+                except ValueError as error:
+                    raise msgspec.ValidationError(f"{error} - at `$.{name}`") from error
+        return msgspec.convert(values, cls, strict=False)
 
 
-class StepResources(BaseModel):
-    model_config = ConfigDict(defer_build=True)
-
+class StepResources(msgspec.Struct, kw_only=True, frozen=True):
     image: str
     instance_type: str
-    instance_count: int = Field(ge=1)
+    instance_count: Annotated[int, msgspec.Meta(ge=1)]
     volume_gb: int = 30
-    max_runtime_seconds: int = Field(ge=60, le=432000)
+    max_runtime_seconds: Annotated[int, msgspec.Meta(ge=60, le=432000)]
 
 
-class StartRetrainingSettings(_Environment):
+class StartRetrainingSettings(_Environment, kw_only=True):
     model_name: str
     state_machine_arn: str
     landing_bucket: str
@@ -72,6 +90,11 @@ class StartRetrainingSettings(_Environment):
     landing_quiet_period_seconds: int = 0  # 0: only a _SUCCESS marker completes a landing
     trigger_queue_url: str = ""  # where quiet-period checks are scheduled (the trigger queue itself)
 
+    _before: ClassVar[dict[str, Callable[[Any], Any]]] = {
+        "default_hyperparameters": _json_object_of_strings,
+        "candidate_kinds": _comma_list,
+    }
+
     @property
     def lock_ttl_seconds(self) -> int:
         """A lock outlives no run: its jobs at their longest (the two trainings run side by side), each
@@ -80,42 +103,29 @@ class StartRetrainingSettings(_Environment):
         longest = self.preprocess_max_runtime_seconds + max(train, self.challenger_max_runtime_seconds) + self.evaluate_max_runtime_seconds
         return 2 * longest + 3600
 
-    @field_validator("default_hyperparameters", mode="before")
-    @classmethod
-    def _json_object_of_strings(cls, value: object) -> object:
-        if isinstance(value, str):
-            value = json.loads(value)
-        if isinstance(value, dict):
-            return {str(k): str(v) for k, v in value.items()}
-        return value
-
-    @field_validator("candidate_kinds", mode="before")
-    @classmethod
-    def _comma_list(cls, value: object) -> object:
-        return [kind.strip() for kind in value.split(",") if kind.strip()] if isinstance(value, str) else value
-
     @property
     def parameter_schema_uri(self) -> str:
         return f"s3://{self.artifacts_bucket}/code/{self.code_version}/scarcegan/parameters.json"
 
     def step(self, name: str) -> StepResources:
         image = {"train": self.training_image_uri, "challenger": self.challenger_image_uri}.get(name, self.processing_image_uri)
-        return StepResources(
-            image=image,
-            instance_type=getattr(self, f"{name}_instance_type"),
-            instance_count=getattr(self, f"{name}_instance_count"),
-            max_runtime_seconds=getattr(self, f"{name}_max_runtime_seconds"),
-        )
+        return msgspec.convert({
+            "image": image,
+            "instance_type": getattr(self, f"{name}_instance_type"),
+            "instance_count": getattr(self, f"{name}_instance_count"),
+            "max_runtime_seconds": getattr(self, f"{name}_max_runtime_seconds"),
+        }, StepResources)  # validated: the counts and runtimes are the stack's parameters
 
 
-class RegisterModelsSettings(_Environment):
+class RegisterModelsSettings(_Environment, kw_only=True):
     inference_image_uri: str
     challenger_inference_image_uri: str = ""  # the gradient-boosting family's serving image (default: inference_image_uri)
     run_ledger_table: str
 
 
-class FinishRunSettings(_Environment):
+class FinishRunSettings(_Environment, kw_only=True):
     run_ledger_table: str
     state_machine_arn: str
     notifications_topic_arn: str
     mlflow_tracking_uri: str = ""  # a SageMaker managed MLflow tracking server ARN or an http(s) URL; empty: not tracked
+

@@ -8,6 +8,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+import msgspec
+
 from retrainer_core.errors import PermanentTriggerError
 from retrainer_core.events import SUCCESS_MARKER, Trigger
 from retrainer_core.parameters import Schema, read_manifest
@@ -54,7 +56,7 @@ def decide(trigger: Trigger, settings: StartRetrainingSettings, objects: ObjectL
     if trigger.type == "quiet-period":
         from retrainer_core.quiet import complete_if_quiet  # it builds on this module
 
-        _until_complete(trigger.model_copy(update={"complete": True}), settings)  # this stack's landing bucket only
+        _until_complete(msgspec.structs.replace(trigger, complete=True), settings)  # this stack's landing bucket only
         return complete_if_quiet(trigger, settings, objects, workflow, ledger, checks,
                                  lambda data, batch: landing_spec(trigger, settings, objects, registry, data, batch, ledger))
 
@@ -65,7 +67,7 @@ def decide(trigger: Trigger, settings: StartRetrainingSettings, objects: ObjectL
     if trigger.type == "scoring-landing":
         return score_landing(trigger, settings, objects, ledger, registry, scoring)
     schema = parameter_schema(objects, settings.parameter_schema_uri)
-    trigger = trigger.model_copy(update={"overrides": schema.validate(trigger.overrides, "--param ")})
+    trigger = msgspec.structs.replace(trigger, overrides=schema.validate(trigger.overrides, "--param "))
     if trigger.type == "schedule":
         from retrainer_core.quiet import newest_complete_landing
 
@@ -80,7 +82,7 @@ def decide(trigger: Trigger, settings: StartRetrainingSettings, objects: ObjectL
     if trigger.type == "data-landing":
         landing = trigger.landing
         data, manifest = _landed_data(objects, landing.bucket, landing.prefix, trigger.object_key, schema)
-        ledger.remember_landing(trigger.model, {**data.model_dump(), "batch": landing.batch, "manifest": manifest})
+        ledger.remember_landing(trigger.model, {**msgspec.to_builtins(data), "batch": landing.batch, "manifest": manifest})
         spec = build_run_input(settings, schema, trigger, data, landing.batch, manifest=manifest, champion=champion)
     else:
         latest = _data_for(trigger, objects, ledger, settings)
@@ -227,9 +229,9 @@ def score_landing(trigger: Trigger, settings: StartRetrainingSettings, objects: 
     landing = trigger.landing
     schema = parameter_schema(objects, settings.parameter_schema_uri)
     data, manifest = _landed_data(objects, landing.bucket, landing.prefix, trigger.object_key, schema)
-    found = {**data.model_dump(), "batch": landing.batch, "manifest": manifest}
+    found = {**msgspec.to_builtins(data), "batch": landing.batch, "manifest": manifest}
     ledger.remember_landing(trigger.model, found, scoring=True)
-    action, run_id, reason = start_scoring(settings, found, trigger.model_dump(mode="json", exclude_none=True),
+    action, run_id, reason = start_scoring(settings, found, trigger.dump(exclude_none=True),
                                            registry, scoring, ledger, scoring)
     return Decision(action, trigger.model, run_id, reason=reason)
 
@@ -245,7 +247,7 @@ def rescore_on_approval(trigger: Trigger, settings: StartRetrainingSettings, led
     landing = ledger.latest_landing(trigger.model, scoring=True)
     if landing is None:
         return Decision("ignore", trigger.model, reason="no scoring batch has landed yet: nothing to re-score")
-    action, run_id, reason = start_scoring(settings, landing, trigger.model_dump(mode="json", exclude_none=True),
+    action, run_id, reason = start_scoring(settings, landing, trigger.dump(exclude_none=True),
                                            registry, scoring, ledger, scoring, model_arn=trigger.model_package_arn)
     return Decision(action, trigger.model, run_id, reason=reason)
 
@@ -316,14 +318,14 @@ def landing_spec(trigger: Trigger, settings: StartRetrainingSettings, objects: A
     schema = parameter_schema(objects, settings.parameter_schema_uri)
     _, manifest = _landed_data(objects, settings.landing_bucket, f"incoming/{trigger.model}/{batch}/", schema=schema)
     if ledger is not None:
-        ledger.remember_landing(trigger.model, {**data.model_dump(), "batch": batch, "manifest": manifest})
+        ledger.remember_landing(trigger.model, {**msgspec.to_builtins(data), "batch": batch, "manifest": manifest})
     return build_run_input(settings, schema, trigger, data, batch, manifest=manifest,
                            champion=_champion(registry, settings.model_package_group))
 
 
 def _champion(registry: Champions | None, group: str) -> Champion | None:
     found = registry.approved(group) if registry else None
-    return Champion(**found) if found else None
+    return msgspec.convert(found, Champion) if found else None
 
 
 def _data_for(trigger: Trigger, objects: ObjectLister, ledger: Any, settings: StartRetrainingSettings) -> dict[str, Any] | None:
@@ -333,7 +335,7 @@ def _data_for(trigger: Trigger, objects: ObjectLister, ledger: Any, settings: St
             raise PermanentTriggerError(f"{trigger.data_uri}: not a landing of {trigger.model} in this stack's landing bucket")
         prefix = prefix if prefix.endswith("/") else prefix + "/"
         data, manifest = _landed_data(objects, bucket, prefix, schema=parameter_schema(objects, settings.parameter_schema_uri))
-        return {**data.model_dump(), "batch": prefix.rstrip("/").rsplit("/", 1)[-1], "manifest": manifest}
+        return {**msgspec.to_builtins(data), "batch": prefix.rstrip("/").rsplit("/", 1)[-1], "manifest": manifest}
     return ledger.latest_landing(trigger.model)
 
 

@@ -44,7 +44,7 @@ def decider(settings: StartRetrainingSettings, context: LambdaContext) -> Any:
 
     @idempotent_function(data_keyword_argument="trigger", config=config, persistence_store=persistence)
     def decide_once(trigger: dict) -> dict:
-        decision = decide(Trigger.model_validate(trigger), settings, S3Objects(), Workflow(settings.state_machine_arn),
+        decision = decide(Trigger.parse(trigger), settings, S3Objects(), Workflow(settings.state_machine_arn),
                           Ledger(settings.run_ledger_table), ScoringRuns(settings.scoring_state_machine_arn, settings.event_bus_name),
                           QuietChecks(settings.trigger_queue_url),
                           ModelRegistry())
@@ -60,7 +60,7 @@ def handle_record(record: SQSRecord, settings: StartRetrainingSettings, decide_o
         if trigger.type == "data-landing" and not trigger.complete and trigger.model == settings.model_name:
             decision = wait_for_landing(trigger, settings, ledger, QuietChecks(settings.trigger_queue_url))
         else:
-            decision = decide_once(trigger=trigger.model_dump(mode="json"))
+            decision = decide_once(trigger=trigger.dump())
     except PermanentTriggerError as error:
         logger.error("trigger dead-lettered", reason=str(error), message_id=record.message_id)
         metrics.add_metric(name="TriggersDeadLettered", unit=MetricUnit.Count, value=1)

@@ -1,3 +1,4 @@
+import msgspec
 import pytest
 from retrainer_core.errors import RegistrationError
 from retrainer_core.registration import MAX_METADATA_VALUE, Candidate, register
@@ -16,7 +17,7 @@ STATISTICS = {
 
 @pytest.fixture
 def candidate():
-    return Candidate.model_validate(sample("register_candidate.json"))
+    return msgspec.convert(sample("register_candidate.json"), Candidate)
 
 
 def artifacts_for(candidate, statistics=STATISTICS):
@@ -57,10 +58,10 @@ def test_a_retried_registration_registers_nothing_twice(candidate):
 def test_the_same_artifact_from_another_run_is_the_same_version(candidate):
     registry, artifacts, index = FakeRegistry(), artifacts_for(candidate), FakeRegisteredContent()
     register(candidate, "img", artifacts, registry, index)
-    rerun = candidate.model_copy(update={"run_id": "scarcegan-2026-11-24-rerun"})
+    rerun = msgspec.structs.replace(candidate, run_id="scarcegan-2026-11-24-rerun")
 
     assert register(rerun, "img", artifacts, registry, index)["already_registered"] is True
-    other = candidate.model_copy(update={"content_key": "sha256:other", "kind": "last"})
+    other = msgspec.structs.replace(candidate, content_key="sha256:other", kind="last")
     assert register(other, "img", artifacts, registry, index)["already_registered"] is False
     assert len(registry.created) == 2
 
@@ -78,10 +79,10 @@ def test_a_try_that_stopped_after_creating_the_version_is_found_not_duplicated(c
 def test_registration_reads_one_ledger_item_not_the_group(candidate):
     registry, artifacts, index = FakeRegistry(), artifacts_for(candidate), FakeRegisteredContent()
     for n in range(64):
-        register(candidate.model_copy(update={"content_key": f"k{n}"}), "img", artifacts, registry, index)
+        register(msgspec.structs.replace(candidate, content_key=f"k{n}"), "img", artifacts, registry, index)
     registry.finds = 0
 
-    register(candidate.model_copy(update={"content_key": "k7"}), "img", artifacts, registry, index)
+    register(msgspec.structs.replace(candidate, content_key="k7"), "img", artifacts, registry, index)
 
     assert registry.finds == 0 and len(registry.created) == 64
 
@@ -91,7 +92,7 @@ def test_missing_artifact_or_bad_metrics_register_nothing(candidate):
     with pytest.raises(RegistrationError, match="model artifact of candidate 'best-f1' is missing"):
         register(candidate, "img", FakeObjects(documents={candidate.quality_url: STATISTICS}), registry, FakeRegisteredContent())
     with pytest.raises(RegistrationError, match="not a model-quality statistics file"):
-        register(candidate, "img", artifacts_for(candidate.model_copy(update={"content_key": "k2"}), {"regression_metrics": {}}),
+        register(candidate, "img", artifacts_for(msgspec.structs.replace(candidate, content_key="k2"), {"regression_metrics": {}}),
                  registry, FakeRegisteredContent())
     assert registry.created == []
 
@@ -99,12 +100,12 @@ def test_missing_artifact_or_bad_metrics_register_nothing(candidate):
 def run_to_register(candidate, register_list):
     from retrainer_core.registration import RunToRegister
 
-    run = RunToRegister(run_id=candidate.run_id, model=candidate.model, model_package_group=candidate.model_package_group,
-                        trigger=candidate.trigger, data=candidate.data, code_version=candidate.code_version,
-                        parameters=candidate.parameters, paths={"models": "s3://a/steps/evaluate/k/models", "quality": "s3://a/steps/evaluate/k/quality"},
-                        quality_gate={"min_recall": 0.5, "max_flagged_share": 0.05, "report_bucket": "a",
-                                      "report_key": "steps/evaluate/k/report/evaluation.json"},
-                        steps={"train": {"job_name": "rt-train-00"}, "challenger": {"job_name": "rt-challenger-00"}})
+    run = RunToRegister.parse(dict(run_id=candidate.run_id, model=candidate.model, model_package_group=candidate.model_package_group,
+                                   trigger=candidate.trigger, data=candidate.data, code_version=candidate.code_version,
+                                   parameters=candidate.parameters, paths={"models": "s3://a/steps/evaluate/k/models", "quality": "s3://a/steps/evaluate/k/quality"},
+                                   quality_gate={"min_recall": 0.5, "max_flagged_share": 0.05, "report_bucket": "a",
+                                                 "report_key": "steps/evaluate/k/report/evaluation.json"},
+                                   steps={"train": {"job_name": "rt-train-00"}, "challenger": {"job_name": "rt-challenger-00"}}))
     report = {"register": register_list, "summary": {"best": "best-f1", "recall": 0.2, "share_flagged": 0.3}}
     objects = FakeObjects(documents={run.report_uri: report})
     for entry in register_list:

@@ -62,7 +62,7 @@ def test_a_manual_run_with_an_unknown_parameter_starts_nothing(ledger):
 def test_each_family_gets_its_own_parameters_and_cache_key(ledger):
     objects = landed()
     first = decide(landing(), SETTINGS, objects, FakeWorkflow(), ledger)
-    spec = RunSpec.model_validate(ledger.run(first.run_id)["spec"])
+    spec = RunSpec.parse(ledger.run(first.run_id)["spec"])
     assert spec.train.hyperparameters["iterations"] == "1500"  # the stack's default layer
     assert "gb-max-iter" in spec.challenger.hyperparameters and "iterations" not in spec.challenger.hyperparameters
     assert json.loads(spec.challenger.hyperparameters["sagemaker_program"]) == "train_gb.py"
@@ -73,7 +73,7 @@ def test_each_family_gets_its_own_parameters_and_cache_key(ledger):
     ledger.release("scarcegan", first.run_id)
     workflow = FakeWorkflow()
     decide(manual({"gb_learning_rate": "0.1"}), SETTINGS, objects, workflow, ledger)
-    tuned = RunSpec.model_validate(next(iter(workflow.started.values())))
+    tuned = RunSpec.parse(next(iter(workflow.started.values())))
     assert tuned.challenger.hyperparameters["gb-learning-rate"] == "0.1"
     assert tuned.cache_keys["train"] == spec.cache_keys["train"]  # ScarceGAN is not retrained for a challenger knob
     assert tuned.cache_keys["challenger"] != spec.cache_keys["challenger"]
@@ -88,7 +88,7 @@ def test_a_landing_manifest_declares_how_it_is_read(ledger):
 
     decision = decide(landing(), SETTINGS, objects, workflow, ledger)
 
-    spec = RunSpec.model_validate(workflow.started[decision.run_id])
+    spec = RunSpec.parse(workflow.started[decision.run_id])
     arguments = spec.preprocess.arguments
     assert arguments[arguments.index("--input-format") + 1] == "features"
     assert arguments[arguments.index("--id-column") + 1] == "account"
@@ -113,8 +113,8 @@ def test_the_approved_champion_is_re_scored_by_the_run(ledger):
     without = decide(landing(event_id="e-2"), SETTINGS, landed(objects=FakeObjects(), etag="other"), FakeWorkflow(), ledger,
                      registry=FakeChampions())
 
-    spec = RunSpec.model_validate(workflow.started[with_champion.run_id])
+    spec = RunSpec.parse(workflow.started[with_champion.run_id])
     assert spec.champion.version == 3
     assert spec.evaluate.arguments[spec.evaluate.arguments.index("--champion-version") + 1] == "3"
-    plain = RunSpec.model_validate(ledger.run(without.run_id)["spec"])
+    plain = RunSpec.parse(ledger.run(without.run_id)["spec"])
     assert plain.champion is None and "--champion-version" not in plain.evaluate.arguments

@@ -4,6 +4,7 @@ newest batch."""
 
 import json
 
+import msgspec
 import pytest
 from retrainer_core.events import parse_trigger
 from retrainer_core.triggering import decide
@@ -110,7 +111,7 @@ def test_an_approval_re_scores_the_newest_batch_with_the_new_version(ledger):
 ])
 def test_approvals_that_re_score_nothing_say_why(ledger, status, settings_change, says):
     scoring = FakeScoring()
-    settings = SETTINGS.model_copy(update=settings_change)
+    settings = msgspec.structs.replace(SETTINGS, **settings_change)
 
     decision = decide(approval(status=status), settings, landed(), FakeWorkflow(), ledger, scoring, registry=FakeRegistry(APPROVED))
 
