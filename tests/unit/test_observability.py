@@ -41,3 +41,14 @@ def test_handlers_import_without_the_xray_sdk_or_powertools_event_models_where_t
                                "POWERTOOLS_METRICS_NAMESPACE": "T", "AWS_DEFAULT_REGION": "us-east-1"})
 
     assert done.stdout.strip() == "[]"
+
+
+def test_handlers_import_without_pydantic_where_tracing_is_off():
+    """Their models are msgspec Structs: pydantic's import alone was a third of boto3's (docs/decisions/0504)."""
+    code = "import sys, start_retraining.app, register_models.app, finish_run.app; print('pydantic' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                          env={"PATH": "", "PYTHONPATH": os.pathsep.join([str(FUNCTIONS), *sys.path]), "POWERTOOLS_SERVICE_NAME": "t",
+                               "POWERTOOLS_METRICS_NAMESPACE": "T", "AWS_DEFAULT_REGION": "us-east-1",
+                               "POWERTOOLS_TRACE_DISABLED": "true"})
+
+    assert done.stdout.strip() == "False"
