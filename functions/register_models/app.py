@@ -4,7 +4,6 @@ the gate (all checked before any is registered; idempotent by content), or Quali
 import os
 
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from retrainer_core.aws import ModelRegistry, S3Objects
 from retrainer_core.ledger import Ledger
@@ -16,8 +15,9 @@ from retrainer_core.settings import RegisterModelsSettings
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
 @tracer.capture_lambda_handler
-@event_parser(model=RunToRegister)
-def lambda_handler(run: RunToRegister, context: LambdaContext) -> dict:
+def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    # one parse at the edge; Powertools' event_parser would add its parser package to every cold start
+    run = RunToRegister.model_validate(event)
     settings = RegisterModelsSettings.from_environ(os.environ)
     logger.append_keys(run_id=run.run_id)
 
