@@ -6,8 +6,6 @@ import os
 from functools import partial
 
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from retrainer_core.aws import ExecutionHistory, Topic, Workflow
 from retrainer_core.finishing import finish
@@ -16,13 +14,12 @@ from retrainer_core.mlflow_rest import MlflowRest
 from retrainer_core.observability import logger, metrics, tracer
 from retrainer_core.run_records import RunRecords
 from retrainer_core.settings import FinishRunSettings
+from retrainer_core.sqs_batch import each_record
 from retrainer_core.tracking import track
 
-processor = BatchProcessor(event_type=EventType.SQS)
 
-
-def handle_record(record: SQSRecord, settings: FinishRunSettings) -> None:
-    detail = json.loads(record.body)["detail"]
+def handle_record(record: dict, settings: FinishRunSettings) -> None:
+    detail = json.loads(record["body"])["detail"]
     logger.append_keys(run_id=json.loads(detail["input"])["run_id"], execution=detail["name"])
     ledger = Ledger(settings.run_ledger_table)
     follow_up = finish(
@@ -54,5 +51,4 @@ def _track(detail: dict, ledger: Ledger, tracking_uri: str) -> None:
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
     settings = FinishRunSettings.from_environ(os.environ)
-    return process_partial_response(event=event, record_handler=partial(handle_record, settings=settings),
-                                    processor=processor, context=context)
+    return each_record(event, partial(handle_record, settings=settings))

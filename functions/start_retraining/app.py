@@ -8,8 +8,6 @@ from functools import cache
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.idempotency import (
     DynamoDBPersistenceLayer,
     IdempotencyConfig,
@@ -23,9 +21,9 @@ from retrainer_core.ledger import Ledger
 from retrainer_core.observability import logger, metrics, tracer
 from retrainer_core.quiet import wait_for_landing
 from retrainer_core.settings import StartRetrainingSettings
+from retrainer_core.sqs_batch import each_record
 from retrainer_core.triggering import Decision, answer, decide
 
-processor = BatchProcessor(event_type=EventType.SQS)
 DECISION_MEMORY_SECONDS = 24 * 3600  # a redelivered event within a day gets the same decision back
 # "The same event" is the same id about the same object: an id alone is not enough, producers (and
 # AWS's own documentation samples) reuse ids, and a new landing must never get an old one's answer.
@@ -53,18 +51,18 @@ def decider(settings: StartRetrainingSettings, context: LambdaContext) -> Any:
     return decide_once
 
 
-def handle_record(record: SQSRecord, settings: StartRetrainingSettings, decide_once: Any, dead_letters: Any, ledger: Any) -> None:
+def handle_record(record: dict, settings: StartRetrainingSettings, decide_once: Any, dead_letters: Any, ledger: Any) -> None:
     trigger = None
     try:
-        trigger = parse_trigger(record.body, {settings.drift_alarm_prefix: settings.model_name})
+        trigger = parse_trigger(record["body"], {settings.drift_alarm_prefix: settings.model_name})
         if trigger.type == "data-landing" and not trigger.complete and trigger.model == settings.model_name:
             decision = wait_for_landing(trigger, settings, ledger, QuietChecks(settings.trigger_queue_url))
         else:
             decision = decide_once(trigger=trigger.dump())
     except PermanentTriggerError as error:
-        logger.error("trigger dead-lettered", reason=str(error), message_id=record.message_id)
+        logger.error("trigger dead-lettered", reason=str(error), message_id=record["messageId"])
         metrics.add_metric(name="TriggersDeadLettered", unit=MetricUnit.Count, value=1)
-        dead_letters.send(record.body, str(error), record.message_id)
+        dead_letters.send(record["body"], str(error), record["messageId"])
         if trigger:
             answer(trigger, Decision("refused", trigger.model, reason=str(error)), ledger)
         return
@@ -81,7 +79,4 @@ def lambda_handler(event: dict, context: LambdaContext) -> dict:
     decide_once, dead_letters = decider(settings, context), DeadLetters(settings.dead_letter_queue_url)
     ledger = Ledger(settings.run_ledger_table)
 
-    def record_handler(record: SQSRecord) -> None:
-        handle_record(record, settings, decide_once, dead_letters, ledger)
-
-    return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)
+    return each_record(event, lambda record: handle_record(record, settings, decide_once, dead_letters, ledger))

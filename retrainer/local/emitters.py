@@ -7,13 +7,18 @@ from __future__ import annotations
 
 import json
 import logging
+import queue
 import re
 import threading
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 from retrainer_core.names import FINAL_STATUSES as FINAL
+
+from retrainer.local.moto_patches import on_execution_end
 
 log = logging.getLogger(__name__)
 
@@ -49,15 +54,48 @@ class _Watcher(threading.Thread):
 
 
 class ExecutionStatusEmitter(_Watcher):
-    """Emits each execution's end once (the states the template's rule listens to)."""
+    """Emits each execution's end once (the states the template's rule listens to), as soon as moto's
+    execution announces it (moto_patches 8). A full look through every execution is the safety net:
+    once at start (executions that ended before) and every `interval` seconds after."""
 
-    interval = 0.2  # every run's close waits for this look (on AWS the event is immediate): two cheap list calls
+    interval = 5.0
 
     def __init__(self, session: Any, state_machine_arns: list[str]):
         super().__init__(session, "execution-status-emitter")
         self.sfn = session.client("stepfunctions")
         self.state_machine_arns = state_machine_arns
         self.emitted: set[str] = set()
+        self.ended: queue.SimpleQueue[str] = queue.SimpleQueue()
+        self._stop_listening = on_execution_end(self.ended.put)
+
+    def run(self) -> None:
+        self._look(self.poll)
+        next_poll = time.monotonic() + self.interval
+        while not self.stopping.is_set():
+            try:
+                arn = self.ended.get(timeout=max(0.0, next_poll - time.monotonic()))
+            except queue.Empty:
+                self._look(self.poll)
+                next_poll = time.monotonic() + self.interval
+                continue
+            self._look(partial(self._announced, arn))
+
+    def stop(self) -> None:
+        self._stop_listening()
+        super().stop()
+        self.ended.put("")  # wakes the loop
+
+    def _look(self, look: Any) -> None:
+        try:
+            look()
+        except Exception:  # noqa: BLE001 - keep watching through a passing error
+            log.exception("%s", self.name)
+
+    def _announced(self, arn: str) -> None:
+        machine = arn.rsplit(":", 1)[0].replace(":execution:", ":stateMachine:")
+        if arn and arn not in self.emitted and machine in self.state_machine_arns:
+            self._emit(self.sfn.describe_execution(executionArn=arn))
+            self.emitted.add(arn)
 
     def poll(self) -> None:
         for arn in self.state_machine_arns:

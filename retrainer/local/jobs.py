@@ -20,6 +20,7 @@ import sys
 import tarfile
 import threading
 import time
+from collections import deque
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -75,6 +76,8 @@ class JobRunner:
         self.process_file = work_dir.parent / PROCESS_FILE  # the same, for `retrainer local down` (control.py)
         self.process_lock = threading.Lock()
         self.staging = InProcessS3()  # inputs and outputs straight from moto's S3 backend (this process)
+        self._ends = threading.Condition()  # notified when a job ends: wakes the state machines' .sync tasks
+        self._ended = 0
 
     # ---- called from moto (moto_patches)
     def check_capacity(self, kind: str, name: str) -> None:
@@ -85,6 +88,15 @@ class JobRunner:
         thread = threading.Thread(target=self._run, args=(kind, job), name=f"job-{kind}", daemon=True)
         self.threads.append(thread)
         thread.start()
+
+    def ended_count(self) -> int:
+        """How many jobs have ended so far: what a waiter saw before it looked at its own job."""
+        return self._ended
+
+    def wait_for_an_end(self, seen: int, timeout: float) -> None:
+        """Return when a job has ended since `seen` was read, or after `timeout` seconds."""
+        with self._ends:
+            self._ends.wait_for(lambda: self._ended != seen, timeout)
 
     # ---- one job
     def _run(self, kind: str, job: Any) -> None:
@@ -134,6 +146,9 @@ class JobRunner:
             job.failure_reason = reason
             job.exit_message = reason
             job.processing_job_status = status
+        with self._ends:
+            self._ended += 1
+            self._ends.notify_all()
 
     def _train(self, job: Any, name: str, root: Path) -> None:
         hyperparameters = dict(job.hyper_parameters or {})
@@ -240,7 +255,7 @@ class JobRunner:
         }
         logs = _LogStream(self.logs, f"/aws/sagemaker/{log_kind}", f"{name}/{host}-{int(time.time())}")
         metrics = _MetricParser(metric_definitions)
-        tail: list[str] = []
+        tail: deque[str] = deque(maxlen=40)
         process = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                    start_new_session=True)  # its own process group: ended with everything it starts
         self._track(process)
@@ -252,9 +267,8 @@ class JobRunner:
             for line in process.stdout:
                 line = line.rstrip("\n")
                 logs.add(line)
-                metrics.parse(line)
-                tail = (tail + [line])[-40:]
-                if metrics.values:
+                tail.append(line)
+                if metrics.parse(line):
                     job.final_metric_data_list = metrics.final()
             code = process.wait()
         finally:
@@ -369,13 +383,17 @@ class _MetricParser:
     def __init__(self, definitions: list[dict[str, str]]):
         self.definitions = MetricDefinitions(definitions)
         self.values: list[tuple[str, float, datetime]] = []
+        self.last: dict[str, tuple[float, datetime]] = {}
 
-    def parse(self, line: str) -> None:
-        self.values += [(name, value, _now()) for name, value in self.definitions.values(line)]
+    def parse(self, line: str) -> bool:
+        """Whether the line gave a value."""
+        found = [(name, value, _now()) for name, value in self.definitions.values(line)]
+        self.values += found
+        self.last.update((name, (value, at)) for name, value, at in found)
+        return bool(found)
 
     def final(self) -> list[dict[str, Any]]:
-        last = {name: (value, at) for name, value, at in self.values}
-        return [{"MetricName": n, "Value": v, "Timestamp": at} for n, (v, at) in sorted(last.items())]
+        return [{"MetricName": n, "Value": v, "Timestamp": at} for n, (v, at) in sorted(self.last.items())]
 
     def publish(self, client: Any, log_kind: str, job_name: str) -> None:
         data = [

@@ -17,6 +17,9 @@ moto is the local AWS; three things it lacks are added here and nowhere else:
    threaded server (or a test racing threads) corrupts an item mid-copy otherwise.
 7. A Parallel state passes on a branch's error as AWS does, `States.TaskFailed` included: moto
    re-raises it as a custom error name and refuses every `States.*` name with a runtime error.
+8. A Step Functions execution announces its end to `on_execution_end` listeners the moment its status
+   is final, as AWS emits "Execution Status Change" at once; moto emits nothing, and polling every
+   execution's status (a list that grows with every run) cost the stack a steady share of a core.
 
 `install()` refuses to run against any moto but the pinned one, and checks that every patched
 symbol is still where we expect it: an upgrade fails loudly here, not subtly in a run.
@@ -62,6 +65,7 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state
 from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
 from moto.stepfunctions.parser.asl.utils.boto_client import boto_client_for
 from moto.stepfunctions.parser.asl.utils.encoding import to_json_str
+from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication
 
 PINNED_MOTO = "5.2.5"
 
@@ -69,6 +73,8 @@ PINNED_MOTO = "5.2.5"
 class JobRunner(Protocol):
     def check_capacity(self, kind: str, name: str) -> None: ...
     def start(self, kind: str, job: Any) -> None: ...
+    def ended_count(self) -> int: ...
+    def wait_for_an_end(self, seen: int, timeout: float) -> None: ...
 
 
 class LambdaInvoker(Protocol):
@@ -97,10 +103,16 @@ def _json_safe(value: Any) -> Any:
     return value
 
 
+# A .sync task describes its job again at the latest this often while waiting (the runner wakes it at
+# once when any job ends; this bounds a wait whose wake-up came between a describe and the wait).
+_SYNC_RECHECK_SECONDS = 1.0
+
+
 class StateTaskServiceSageMaker(StateTaskServiceCallback):
     """`sagemaker:createTrainingJob[.sync]` and `sagemaker:createProcessingJob[.sync]`."""
 
-    def __init__(self) -> None:
+    def __init__(self, runner: JobRunner) -> None:
+        self.runner = runner
         # WaitForTaskToken is listed only so moto creates the callback endpoint that its .sync code
         # path interrupts in a `finally` (moto 5.2.5 crashes there with None otherwise); SageMaker
         # itself offers no callback pattern, so _wait_for_task_token refuses it.
@@ -160,10 +172,17 @@ class StateTaskServiceSageMaker(StateTaskServiceCallback):
         describe = getattr(client, f"describe_{kind.lower()}_job")
 
         def resolve() -> Any:
-            job = _json_safe(describe(**{f"{kind}JobName": name}))
-            status = job[f"{kind}JobStatus"]
-            if status not in _TERMINAL:
-                return None
+            """The job's final Describe*, waited for here (moto's loop would sleep 0.5 s between calls);
+            None only when the execution stopped meanwhile."""
+            while True:
+                seen = self.runner.ended_count()
+                job = _json_safe(describe(**{f"{kind}JobName": name}))
+                status = job[f"{kind}JobStatus"]
+                if status in _TERMINAL:
+                    break
+                if not env.is_running():
+                    return None
+                self.runner.wait_for_an_end(seen, _SYNC_RECHECK_SECONDS)
             if status == "Completed":
                 return job
             raise FailureEventException(
@@ -185,10 +204,10 @@ class StateTaskServiceSageMaker(StateTaskServiceCallback):
         return resolve
 
 
-def _service_task_for(original: Callable[..., Any]) -> Callable[..., Any]:
+def _service_task_for(original: Callable[..., Any], runner: JobRunner) -> Callable[..., Any]:
     def state_task_service_for(service_name: str) -> Any:
         if service_name == "sagemaker":
-            return StateTaskServiceSageMaker()
+            return StateTaskServiceSageMaker(runner)
         return original(service_name)
 
     return state_task_service_for
@@ -337,6 +356,27 @@ def _branch_error_name(error_name: str) -> Any:
     return CustomErrorName(error_name=error_name)
 
 
+# ---------------------------------------------------------------- 8. executions announce their end
+
+_execution_end_listeners: list[Callable[[str], None]] = []
+
+
+def on_execution_end(listener: Callable[[str], None]) -> Callable[[], None]:
+    """Call `listener(execution_arn)` whenever an execution ends (any status), from the execution's own
+    thread, after its final status is set; returns what removes the listener again."""
+    _execution_end_listeners.append(listener)
+    return lambda: _execution_end_listeners.remove(listener)
+
+
+def _announce_end(original: Callable[..., Any]) -> Callable[..., Any]:
+    def terminated(self) -> None:  # noqa: ANN001
+        original(self)
+        for listener in list(_execution_end_listeners):
+            listener(self.execution.exec_arn)
+
+    return terminated
+
+
 # ---------------------------------------------------------------- install
 
 
@@ -353,6 +393,7 @@ _PATCHED: list[tuple[object, str]] = [
     (StateTaskServiceAwsSdk, "_eval_service_task"),
     (dynamodb_responses.DynamoHandler, "call_action"),
     (branches_decl, "CustomErrorName"),
+    (BaseExecutionWorkerCommunication, "terminated"),
 ]
 _installed = False
 
@@ -379,7 +420,7 @@ def install(runner: JobRunner, invoker: LambdaInvoker) -> None:
     default_user_config["lambda"] = {"use_docker": False}
     if _installed:
         raise RuntimeError("moto patches are installed once per process")
-    factory = _service_task_for(state_task_service_factory.state_task_service_for)
+    factory = _service_task_for(state_task_service_factory.state_task_service_for, runner)
     state_task_service_factory.state_task_service_for = factory
     state_task_factory.state_task_service_for = factory  # imported by name there
     _run_jobs(sagemaker_models.SageMakerModelBackend, runner)
@@ -389,5 +430,6 @@ def install(runner: JobRunner, invoker: LambdaInvoker) -> None:
     StateTaskServiceAwsSdk._eval_service_task = _read_bodies(StateTaskServiceAwsSdk._eval_service_task)
     serialise_dynamodb()
     branches_decl.CustomErrorName = _branch_error_name  # the only name it is used for there
+    BaseExecutionWorkerCommunication.terminated = _announce_end(BaseExecutionWorkerCommunication.terminated)
     _installed = True
 
