@@ -40,19 +40,35 @@ class StackNotRunning(RuntimeError):
 
 
 def describe(location: Location) -> dict[str, Any] | None:
-    """The running stack's description, or None when no live stack answers. Alive means its process
-    runs and its port accepts a connection: the kernel accepts while the server is busy, where an HTTP
-    answer can take seconds on a machine whose cores are training (a busy stack is not a stopped one)."""
+    """The running stack's description, or None when no live stack answers."""
+    return look(location)[0]
+
+
+def look(location: Location) -> tuple[dict[str, Any] | None, str]:
+    """(the stack's description, "") when the stack described in the state dir is alive: its process
+    runs and its port accepts a connection (the kernel accepts while the server is busy, where an HTTP
+    answer can take seconds on a machine whose cores are training: a busy stack is not a stopped one);
+    else (None, what is not so)."""
     try:
         description = json.loads(location.description_file.read_text())
+    except FileNotFoundError:
+        return None, f"no {location.description_file}"
+    except ValueError as error:
+        return None, f"{location.description_file} is unreadable ({error})"
+    try:
         os.kill(description["pid"], 0)
-        host, _, port = description["endpoint"].removeprefix("http://").partition(":")
-        if host != "127.0.0.1":
-            return None
+    except ProcessLookupError:
+        return None, f"its process {description['pid']} has ended"
+    except KeyError:
+        return None, f"{location.description_file} names no process"
+    host, _, port = str(description.get("endpoint", "")).removeprefix("http://").partition(":")
+    if host != "127.0.0.1":
+        return None, f"{location.description_file} names no local endpoint"
+    try:
         socket.create_connection((host, int(port)), timeout=10).close()
-    except (FileNotFoundError, ProcessLookupError, OSError, ValueError, KeyError):
-        return None
-    return description
+    except (OSError, ValueError) as error:
+        return None, f"nothing accepts connections on {description['endpoint']} ({error})"
+    return description, ""
 
 
 def session(location: Location, deployed_ok: bool = True) -> tuple[Any, dict[str, Any]]:
@@ -65,9 +81,9 @@ def session(location: Location, deployed_ok: bool = True) -> tuple[Any, dict[str
         aws = boto3.Session()
         stack = aws.client("cloudformation").describe_stacks(StackName=deployed)["Stacks"][0]
         return aws, {"stack_name": deployed, "outputs": {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}, "functions": {}}
-    running = describe(location)
+    running, why_not = look(location)
     if not running:
-        raise StackNotRunning("the local stack is not running: start it with `retrainer local up` (or `make demo`)")
+        raise StackNotRunning(f"the local stack is not running ({why_not}): start it with `retrainer local up` (or `make demo`)")
     os.environ.update(client_environment(location.port))
     return boto3.Session(region_name=REGION), running
 

@@ -50,3 +50,11 @@ def test_a_busy_local_stack_is_running_and_a_stopped_one_is_not(tmp_path):
         location.description_file.write_text(json.dumps({"pid": os.getpid(), "endpoint": f"http://127.0.0.1:{port}"}))
         assert target.describe(location)["endpoint"] == f"http://127.0.0.1:{port}"
     assert target.describe(location) is None  # nothing listens there any more
+
+
+def test_a_stack_that_is_not_running_is_named_with_the_reason(tmp_path):
+    from retrainer import target
+
+    location = target.Location(tmp_path, 1)
+    with pytest.raises(target.StackNotRunning, match=r"not running \(no .*stack.json\)"):
+        target.session(location, deployed_ok=False)
