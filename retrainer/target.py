@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ from retrainer.local.address import REGION, client_environment
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_PORT = 4577
+BUSY_PATIENCE_SECONDS = 20  # a command waits this long for a live stack whose port does not answer yet
 
 
 @dataclass(frozen=True)
@@ -44,11 +46,12 @@ def describe(location: Location) -> dict[str, Any] | None:
     return look(location)[0]
 
 
-def look(location: Location) -> tuple[dict[str, Any] | None, str]:
+def look(location: Location, patience: float = 0.0) -> tuple[dict[str, Any] | None, str]:
     """(the stack's description, "") when the stack described in the state dir is alive: its process
     runs and its port accepts a connection (the kernel accepts while the server is busy, where an HTTP
     answer can take seconds on a machine whose cores are training: a busy stack is not a stopped one);
-    else (None, what is not so)."""
+    else (None, what is not so). While its process lives, a refused or timed-out connection is tried
+    again for `patience` seconds."""
     try:
         description = json.loads(location.description_file.read_text())
     except FileNotFoundError:
@@ -64,11 +67,15 @@ def look(location: Location) -> tuple[dict[str, Any] | None, str]:
     host, _, port = str(description.get("endpoint", "")).removeprefix("http://").partition(":")
     if host != "127.0.0.1":
         return None, f"{location.description_file} names no local endpoint"
-    try:
-        socket.create_connection((host, int(port)), timeout=10).close()
-    except (OSError, ValueError) as error:
-        return None, f"nothing accepts connections on {description['endpoint']} ({error})"
-    return description, ""
+    deadline = time.monotonic() + patience
+    while True:
+        try:
+            socket.create_connection((host, int(port)), timeout=10).close()
+            return description, ""
+        except (OSError, ValueError) as error:
+            if time.monotonic() >= deadline:
+                return None, f"nothing accepts connections on {description['endpoint']} ({error})"
+        time.sleep(1)
 
 
 def session(location: Location, deployed_ok: bool = True) -> tuple[Any, dict[str, Any]]:
@@ -81,7 +88,7 @@ def session(location: Location, deployed_ok: bool = True) -> tuple[Any, dict[str
         aws = boto3.Session()
         stack = aws.client("cloudformation").describe_stacks(StackName=deployed)["Stacks"][0]
         return aws, {"stack_name": deployed, "outputs": {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}, "functions": {}}
-    running, why_not = look(location)
+    running, why_not = look(location, patience=BUSY_PATIENCE_SECONDS)
     if not running:
         raise StackNotRunning(f"the local stack is not running ({why_not}): start it with `retrainer local up` (or `make demo`)")
     os.environ.update(client_environment(location.port))

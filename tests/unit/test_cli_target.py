@@ -58,3 +58,31 @@ def test_a_stack_that_is_not_running_is_named_with_the_reason(tmp_path):
     location = target.Location(tmp_path, 1)
     with pytest.raises(target.StackNotRunning, match=r"not running \(no .*stack.json\)"):
         target.session(location, deployed_ok=False)
+
+
+def test_a_live_stack_whose_port_answers_late_is_waited_for():
+    """Its process lives and its server binds a moment later (starting, or too busy to accept)."""
+    import os
+    import socket
+    import tempfile
+    import threading
+    from pathlib import Path
+
+    from retrainer import target
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    state = Path(tempfile.mkdtemp())
+    location = target.Location(state, port)
+    location.description_file.write_text(json.dumps({"pid": os.getpid(), "endpoint": f"http://127.0.0.1:{port}"}))
+    server = socket.socket()
+    server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listening = threading.Timer(1.5, lambda: (server.bind(("127.0.0.1", port)), server.listen()))
+    listening.start()
+    try:
+        assert target.look(location)[0] is None  # no patience: not there yet
+        assert target.look(location, patience=10)[0]["endpoint"] == f"http://127.0.0.1:{port}"
+    finally:
+        listening.join()
+        server.close()
