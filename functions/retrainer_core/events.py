@@ -20,6 +20,9 @@ from retrainer_core.errors import PermanentTriggerError
 SUCCESS_MARKER = "_SUCCESS"
 LANDING_ROOT = "incoming/"  # training data: incoming/<model>/<batch>/
 SCORING_ROOT = "scoring/"  # data being scored, checked for drift: scoring/<model>/<batch>/
+# A training landing holds one folder per player group: Preprocess's five inputs (statemachine/
+# retrain.asl.json), the container's schema.GROUPS; a unit test keeps the three the same.
+LANDING_GROUPS = ("unlabeled", "risky", "dormant", "normal", "heavy")
 CLI_SOURCE = "retrainer"
 MODEL_PACKAGE_GROUP_SUFFIX = "-models"  # the template names each model's group <model>-models
 

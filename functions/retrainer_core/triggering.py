@@ -11,7 +11,7 @@ from typing import Any, Protocol
 import msgspec
 
 from retrainer_core.errors import PermanentTriggerError
-from retrainer_core.events import SUCCESS_MARKER, Trigger
+from retrainer_core.events import LANDING_GROUPS, SUCCESS_MARKER, Trigger
 from retrainer_core.parameters import Schema, read_manifest
 from retrainer_core.run_spec import Champion, build_run_input, data_version
 from retrainer_core.settings import StartRetrainingSettings
@@ -81,7 +81,7 @@ def decide(trigger: Trigger, settings: StartRetrainingSettings, objects: ObjectL
     champion = _champion(registry, settings.model_package_group)
     if trigger.type == "data-landing":
         landing = trigger.landing
-        data, manifest = _landed_data(objects, landing.bucket, landing.prefix, trigger.object_key, schema)
+        data, manifest = _landed_data(objects, landing.bucket, landing.prefix, trigger.object_key, schema, LANDING_GROUPS)
         ledger.remember_landing(trigger.model, {**msgspec.to_builtins(data), "batch": landing.batch, "manifest": manifest})
         spec = build_run_input(settings, schema, trigger, data, landing.batch, manifest=manifest, champion=champion)
     else:
@@ -279,14 +279,20 @@ def _run_record(spec: dict[str, Any]) -> dict[str, Any]:
 
 
 def _landed_data(objects: ObjectLister, bucket: str, prefix: str, marker: str | None = None,
-                 schema: Schema | None = None) -> tuple[Any, dict[str, str]]:
-    """The landing's data version and, when it has a `_manifest.json`, its validated data parameters."""
+                 schema: Schema | None = None, groups: tuple[str, ...] = ()) -> tuple[Any, dict[str, str]]:
+    """The landing's data version and, when it has a `_manifest.json`, its validated data parameters.
+    A landing without data under one of `groups` is refused here, before a run is queued (its job
+    would fail at staging: SageMaker finds no object under that input's prefix)."""
     listed = objects.list(bucket, prefix)
     if marker and not any(o["key"] == marker for o in listed):
         raise PermanentTriggerError(f"s3://{bucket}/{marker}: marker no longer exists")
     data_files = [o for o in listed if not o["key"].rsplit("/", 1)[-1].startswith(("_", "."))]
     if not data_files:
         raise PermanentTriggerError(f"s3://{bucket}/{prefix}: holds no data files")
+    missing = [group for group in groups if not any(o["key"].startswith(f"{prefix}{group}/") for o in data_files)]
+    if missing:
+        raise PermanentTriggerError(f"s3://{bucket}/{prefix}: no data files under {', '.join(g + '/' for g in missing)} "
+                                    f"(a training landing has a folder for each of {', '.join(groups)})")
     manifest: dict[str, str] = {}
     if schema is not None and any(o["key"] == prefix + MANIFEST for o in listed):
         uri = f"s3://{bucket}/{prefix}{MANIFEST}"
@@ -316,7 +322,7 @@ def landing_spec(trigger: Trigger, settings: StartRetrainingSettings, objects: A
     """The run of a complete landing found without its marker event (quiet period, schedule): its
     manifest read, the landing remembered as the model's newest, the champion of the moment."""
     schema = parameter_schema(objects, settings.parameter_schema_uri)
-    _, manifest = _landed_data(objects, settings.landing_bucket, f"incoming/{trigger.model}/{batch}/", schema=schema)
+    _, manifest = _landed_data(objects, settings.landing_bucket, f"incoming/{trigger.model}/{batch}/", schema=schema, groups=LANDING_GROUPS)
     if ledger is not None:
         ledger.remember_landing(trigger.model, {**msgspec.to_builtins(data), "batch": batch, "manifest": manifest})
     return build_run_input(settings, schema, trigger, data, batch, manifest=manifest,
@@ -334,7 +340,7 @@ def _data_for(trigger: Trigger, objects: ObjectLister, ledger: Any, settings: St
         if bucket != settings.landing_bucket or not prefix.startswith(f"incoming/{trigger.model}/"):
             raise PermanentTriggerError(f"{trigger.data_uri}: not a landing of {trigger.model} in this stack's landing bucket")
         prefix = prefix if prefix.endswith("/") else prefix + "/"
-        data, manifest = _landed_data(objects, bucket, prefix, schema=parameter_schema(objects, settings.parameter_schema_uri))
+        data, manifest = _landed_data(objects, bucket, prefix, schema=parameter_schema(objects, settings.parameter_schema_uri), groups=LANDING_GROUPS)
         return {**msgspec.to_builtins(data), "batch": prefix.rstrip("/").rsplit("/", 1)[-1], "manifest": manifest}
     return ledger.latest_landing(trigger.model)
 

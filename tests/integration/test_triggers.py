@@ -5,6 +5,7 @@ import json
 import time
 
 import pytest
+from retrainer_core.events import LANDING_GROUPS
 
 from retrainer.demo import land_batch
 from tests.utils.events import s3_object_created
@@ -51,7 +52,8 @@ def test_the_same_event_delivered_twice_starts_one_run(local_stack):
     bucket, prefix = outputs["LandingBucketName"], "incoming/scarcegan/it-twice/"
     settled(local_stack)
     local_stack.faults.arm("preprocess", "bad-data")
-    s3.put_object(Bucket=bucket, Key=f"{prefix}risky/part-00000.csv", Body=b"player_id,week\n1,1\n")
+    for group in LANDING_GROUPS:  # the run itself is not the point: its data is bad
+        s3.put_object(Bucket=bucket, Key=f"{prefix}{group}/part-00000.csv", Body=b"player_id,week\n1,1\n")
     s3.put_object(Bucket=bucket, Key=f"{prefix}_SUCCESS", Body=b"")  # its own event, delivered once
     redelivered = json.dumps(s3_object_created(f"{prefix}_SUCCESS", bucket=bucket, event_id="redelivered-event"))
     for _ in range(2):  # at-least-once delivery: the same event arrives twice

@@ -11,7 +11,7 @@ from retrainer_core.settings import StartRetrainingSettings
 from retrainer_core.triggering import decide, landing_spec
 
 from tests.unit.conftest import LEDGER_TABLE
-from tests.unit.test_triggering import ALARMS, BUCKET, ENVIRONMENT, landing
+from tests.unit.test_triggering import ALARMS, BUCKET, ENVIRONMENT, GROUP_FILES, landing
 from tests.utils.fakes import FakeObjects, FakeQuietChecks, FakeWorkflow
 
 QUIET = StartRetrainingSettings.from_environ({**ENVIRONMENT, "LANDING_QUIET_PERIOD_SECONDS": "60"})
@@ -55,7 +55,7 @@ def test_without_a_quiet_period_part_files_only_wait_for_the_marker(aws):
 
 def test_a_quiet_landing_runs_once_and_a_busy_one_is_checked_again(aws):
     ledger, checks, workflow = Ledger(LEDGER_TABLE, now=lambda: T0), FakeQuietChecks(), FakeWorkflow()
-    objects = parts(FakeObjects(), "b", ["risky/part-0.csv", "normal/part-0.csv"], T0)
+    objects = parts(FakeObjects(), "b", GROUP_FILES, T0)
     detail = {"bucket": BUCKET, "model": "scarcegan", "batch": "b"}
 
     early = complete_if_quiet(check_of(detail), QUIET, objects, workflow, ledger, checks, spec_of(check_of(detail), objects, ledger), now=lambda: T0 + 45)
@@ -65,14 +65,14 @@ def test_a_quiet_landing_runs_once_and_a_busy_one_is_checked_again(aws):
     assert early.action == "wait" and checks.scheduled == [(detail, 15)]
     assert due.action == "start" and again.action == "duplicate"
     run = workflow.started[due.run_id]
-    assert run["trigger"]["type"] == "quiet-period" and run["data"]["objects"] == 2
+    assert run["trigger"]["type"] == "quiet-period" and run["data"]["objects"] == len(GROUP_FILES)
     assert ledger.latest_landing("scarcegan")["batch"] == "b"  # what drift alarms and schedules train on
 
 
 def test_part_files_arriving_during_the_run_make_one_more_run_on_the_new_content(aws):
     clock = {"now": T0}
     ledger, checks, workflow = Ledger(LEDGER_TABLE, now=lambda: clock["now"]), FakeQuietChecks(), FakeWorkflow()
-    objects = parts(FakeObjects(), "b", ["risky/part-0.csv"], T0)
+    objects = parts(FakeObjects(), "b", GROUP_FILES, T0)
     detail = {"bucket": BUCKET, "model": "scarcegan", "batch": "b"}
     wait_for_landing(landing("b", "risky/part-0.csv"), QUIET, ledger, checks, now=lambda: clock["now"])
     clock["now"] = T0 + 61
@@ -97,8 +97,8 @@ def test_a_schedule_runs_the_newest_complete_landing_once_even_without_its_event
         return decide(parse_trigger(json.dumps({**scheduled, "id": execution}), ALARMS), QUIET, objects, workflow, ledger)
 
     nothing_yet = tick("exec-1")
-    parts(objects, "old", ["risky/part-0.csv", "_SUCCESS"], T0)
-    parts(objects, "new", ["risky/part-0.csv", "_SUCCESS"], T0 + 10)
+    parts(objects, "old", [*GROUP_FILES, "_SUCCESS"], T0)
+    parts(objects, "new", [*GROUP_FILES, "_SUCCESS"], T0 + 10)
     parts(objects, "partial", ["risky/part-0.csv"], time.time())  # no marker, and not quiet for long: not complete
     nightly = tick("exec-2")
     ledger.release("scarcegan", nightly.run_id)

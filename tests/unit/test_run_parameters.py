@@ -9,7 +9,7 @@ from retrainer_core.parameters import InvalidParameters, Schema
 from retrainer_core.run_spec import RunSpec
 from retrainer_core.triggering import decide
 
-from tests.unit.test_triggering import BUCKET, SETTINGS, landed, landing
+from tests.unit.test_triggering import BUCKET, GROUP_FILES, SETTINGS, landed, landing
 from tests.utils.events import manual_request
 from tests.utils.fakes import PARAMETER_SCHEMA, FakeObjects, FakeWorkflow
 
@@ -81,7 +81,8 @@ def test_each_family_gets_its_own_parameters_and_cache_key(ledger):
 
 
 def test_a_landing_manifest_declares_how_it_is_read(ledger):
-    objects = landed(files=("risky/part-0.parquet", "_manifest.json", "_SUCCESS"))
+    parquet = tuple(name.replace(".csv", ".parquet") for name in GROUP_FILES)
+    objects = landed(files=(*parquet, "_manifest.json", "_SUCCESS"))
     manifest = f"s3://{BUCKET}/incoming/scarcegan/2026-11-24/_manifest.json"
     objects.documents[manifest] = {"input_format": "features", "id-column": "account", "categorical-columns": ["country", "os"]}
     workflow = FakeWorkflow()
@@ -93,11 +94,11 @@ def test_a_landing_manifest_declares_how_it_is_read(ledger):
     assert arguments[arguments.index("--input-format") + 1] == "features"
     assert arguments[arguments.index("--id-column") + 1] == "account"
     assert arguments[arguments.index("--categorical-columns") + 1] == "country,os"
-    assert spec.data.objects == 1  # the manifest is not data
+    assert spec.data.objects == len(parquet)  # the manifest is not data
 
 
 def test_a_manifest_may_only_say_how_data_is_read(ledger):
-    objects = landed(files=("risky/part-0.csv", "_manifest.json", "_SUCCESS"))
+    objects = landed(files=(*GROUP_FILES, "_manifest.json", "_SUCCESS"))
     objects.documents[f"s3://{BUCKET}/incoming/scarcegan/2026-11-24/_manifest.json"] = {"iterations": "5"}
     with pytest.raises(PermanentTriggerError, match="_manifest.json: iterations cannot be set here"):
         decide(landing(), SETTINGS, objects, FakeWorkflow(), ledger)

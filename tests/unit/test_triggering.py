@@ -3,7 +3,7 @@ import threading
 
 import pytest
 from retrainer_core.errors import PermanentTriggerError
-from retrainer_core.events import parse_trigger
+from retrainer_core.events import LANDING_GROUPS, parse_trigger
 from retrainer_core.finishing import finish
 from retrainer_core.run_spec import MAX_RUN_ID
 from retrainer_core.settings import StartRetrainingSettings
@@ -31,7 +31,10 @@ SETTINGS = StartRetrainingSettings.from_environ(ENVIRONMENT)
 ALARMS = {"retrainer-drift-": "scarcegan"}
 
 
-def landed(*batches, files=("risky/part-0.csv", "normal/part-0.csv", "_SUCCESS"), etag="e", objects=None):
+GROUP_FILES = tuple(f"{group}/part-0.csv" for group in LANDING_GROUPS)
+
+
+def landed(*batches, files=(*GROUP_FILES, "_SUCCESS"), etag="e", objects=None):
     objects = objects or FakeObjects()
     for batch in batches or ("2026-11-24",):
         for name in files:
@@ -51,7 +54,7 @@ def test_success_marker_starts_one_run_with_its_parameters(ledger):
     assert decision.action == "start"
     run_input = workflow.started[decision.run_id]
     assert run_input["data"]["uri"] == "s3://landing/incoming/scarcegan/2026-11-24/"
-    assert run_input["data"]["objects"] == 2  # the marker is not data
+    assert run_input["data"]["objects"] == len(LANDING_GROUPS)  # the marker is not data
     assert run_input["train"]["instance_count"] == 2 and run_input["train"]["instance_type"] == "ml.c5.2xlarge"
     hps = run_input["train"]["hyperparameters"]
     assert all(isinstance(v, str) for v in hps.values())  # SageMaker takes strings only
@@ -377,3 +380,26 @@ def test_a_run_recorded_before_the_champion_input_resumes_with_one(ledger):
     old = {**workflow.started[run.run_id], "paths": {k: v for k, v in workflow.started[run.run_id]["paths"].items() if k != "champion"}}
 
     assert execution_input(old, ledger)["paths"]["champion"] == old["paths"]["code"]  # no champion: the code package
+
+
+def test_a_landing_without_a_group_folder_is_refused_at_once_naming_it(ledger):
+    """Preprocess reads one input per player group: a landing without one would start a run whose
+    first job fails at staging. It is refused before anything is queued, naming the folder."""
+    workflow = FakeWorkflow()
+    objects = landed(files=(*(f for f in GROUP_FILES if not f.startswith("heavy/")), "_SUCCESS"))
+
+    with pytest.raises(PermanentTriggerError, match=r"incoming/scarcegan/2026-11-24/: no data files under heavy/ \(a training landing"):
+        decide(landing(), SETTINGS, objects, workflow, ledger)
+
+    assert workflow.started == {} and ledger.lock("scarcegan") is None
+
+
+def test_the_landing_groups_are_the_preprocess_inputs_and_the_containers_groups():
+    import pathlib
+
+    from scarcegan.schema import GROUPS
+
+    root = pathlib.Path(__file__).resolve().parents[2]
+    preprocess = json.loads((root / "statemachine" / "retrain.asl.json").read_text())["States"]["Preprocess"]
+    inputs = [i["InputName"].removeprefix("data-") for i in preprocess["Parameters"]["ProcessingInputs"] if i["InputName"].startswith("data-")]
+    assert tuple(LANDING_GROUPS) == tuple(GROUPS) == tuple(inputs)
