@@ -7,7 +7,7 @@
 3. Cold import of each handler in a fresh interpreter vs a bare `import boto3` (the floor), with
    tracing off and on, and the built package sizes when `make build` has run.
 
-Run: .venv/bin/python -m bench.bench_triggers [--events 500] [--cold-import-only]
+Run: .venv/bin/python -m bench.bench_triggers [--events 500] [--cold-import-only] [--repeats 15]
 """
 
 from __future__ import annotations
@@ -64,7 +64,7 @@ HANDLERS = ("start_retraining.app", "register_models.app", "finish_run.app")
 ON_LAMBDA_TRACED = {"LAMBDA_TASK_ROOT": str(ROOT / "functions")}
 
 
-def cold_imports(repeats: int = 7) -> None:
+def cold_imports(repeats: int = 15) -> None:
     """Each handler's import vs a bare `import boto3` (the floor: the Lambda runtime's own SDK), each in
     fresh interpreters, interleaved so that a change in the machine's load reaches both sides; medians.
     Handler modules are imported from functions/ as the Lambda runtime imports them from the package."""
@@ -90,9 +90,10 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--events", type=int, default=500)
     parser.add_argument("--cold-import-only", action="store_true", help="only the handlers' cold import vs `import boto3`")
+    parser.add_argument("--repeats", type=int, default=15, help="fresh interpreters per import (medians; the machine is noisy)")
     args = parser.parse_args()
     if args.cold_import_only:
-        cold_imports()
+        cold_imports(args.repeats)
         return
 
     from tests.utils.events import s3_object_created, sqs_batch

@@ -250,6 +250,9 @@ class JobRunner:
             "PYTHONUNBUFFERED": "1",
             "PYTHONPATH": str(cwd),
             "TF_CPP_MIN_LOG_LEVEL": "2",
+            # Local jobs share this machine's cores (on AWS each has its instance): a thread waiting at
+            # an OpenMP barrier sleeps instead of spinning on a core another job's process needs.
+            "OMP_WAIT_POLICY": "PASSIVE",
             **self.aws_environment,
             **environment,
         }

@@ -15,7 +15,7 @@ import urllib.request
 from pathlib import Path
 
 log = logging.getLogger(__name__)
-BINARY_ENV = "RETRAINER_MLFLOW"  # another `mlflow` executable; default <project>/.venv-mlflow/bin/mlflow
+BINARY_ENV = "RETRAINER_MLFLOW"  # another `mlflow` executable, or "none" (no tracking); default <project>/.venv-mlflow/bin/mlflow
 PORT_ENV = "RETRAINER_MLFLOW_PORT"
 # No job execution: MLflow 3 otherwise starts five huey consumer processes for its GenAI jobs, which
 # tracking never uses (measured: a third of the server's start-up on 2 cores).
@@ -23,6 +23,8 @@ SERVER_ENVIRONMENT = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false
 
 
 def binary(project_root: Path) -> Path | None:
+    if os.environ.get(BINARY_ENV) == "none":
+        return None
     chosen = Path(os.environ.get(BINARY_ENV) or project_root / ".venv-mlflow" / "bin" / "mlflow")
     return chosen if chosen.is_file() and os.access(chosen, os.X_OK) else None
 
@@ -65,8 +67,8 @@ class LocalMlflow:
         """Start the server without waiting for it (it takes seconds to import and migrate its
         database): `wait` before anything logs to it."""
         if not self.executable:
-            log.warning("no MLflow server: %s is missing (make .venv-mlflow/.installed); runs are not tracked",
-                        "the mlflow venv")
+            log.warning("no MLflow server (%s): runs are not tracked",
+                        f"{BINARY_ENV}=none" if os.environ.get(BINARY_ENV) == "none" else "make .venv-mlflow/.installed")
             return
         self.home.mkdir(parents=True, exist_ok=True)
         command = [str(self.executable), "server", "--backend-store-uri", f"sqlite:///{self.home / 'mlflow.db'}",

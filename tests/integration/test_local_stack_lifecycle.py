@@ -33,7 +33,8 @@ def processes_working_in(folder: Path) -> list[int]:
     return found
 
 
-def test_local_down_ends_the_jobs_it_started_and_up_rebinds_at_once(tmp_path):
+def test_local_down_ends_the_jobs_it_started_and_up_rebinds_at_once(tmp_path, monkeypatch):
+    monkeypatch.setenv("RETRAINER_MLFLOW", "none")  # job processes are the point: two MLflow start-ups are not
     # Given a local stack in the background (as `retrainer local up`), running a job
     location = control.Location((tmp_path / "state").resolve(), free_port())
     first = control.up(location)
