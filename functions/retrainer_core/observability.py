@@ -15,6 +15,8 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.shared.functions import resolve_truthy_env_var_choice
 
+TRACED_MODULES = ("botocore",)
+
 
 def tracing_on(environ: Mapping[str, str] = os.environ) -> bool:
     """As Powertools decides (Tracer._is_tracer_disabled): on Lambda (LAMBDA_TASK_ROOT), not in SAM CLI's
@@ -47,7 +49,10 @@ def _tracer() -> Any:
         return NoTracer()
     from aws_lambda_powertools import Tracer
 
-    return Tracer()
+    # Only botocore is patched (every AWS call a subsegment): auto-patching imports and patches every
+    # library the X-Ray SDK knows (requests, sqlite3, httplib, database drivers...), which these
+    # functions do not use, for about a fifth of a boto3 import at each cold start (0503).
+    return Tracer(patch_modules=TRACED_MODULES)
 
 
 logger = Logger()
