@@ -88,13 +88,21 @@ class LambdaRuntime:
 
     @contextmanager
     def _environment(self, spec: FunctionSpec) -> Iterator[None]:
-        saved = dict(os.environ)
-        os.environ.update({**spec.environment, **self.base_environment, "AWS_LAMBDA_FUNCTION_NAME": spec.name})
+        """The function's variables for the invocation, then each of them as it was before. Only those:
+        the process's other threads (the CLI in a test, the jobs, the state machines) read and set the
+        environment meanwhile. Restoring a whole snapshot undid what they set during the invocation,
+        and clearing it first left every other thread with an empty environment for that moment."""
+        variables = {**spec.environment, **self.base_environment, "AWS_LAMBDA_FUNCTION_NAME": spec.name}
+        before = {name: os.environ.get(name) for name in variables}
+        os.environ.update(variables)
         try:
             yield
         finally:
-            os.environ.clear()
-            os.environ.update(saved)
+            for name, value in before.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
 
 
 def handler_module(code_dir: Path, module_name: str) -> ModuleType:
