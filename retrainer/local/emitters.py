@@ -37,10 +37,13 @@ class _Watcher(threading.Thread):
 
     def run(self) -> None:
         while not self.stopping.wait(self.interval):
-            try:
-                self.poll()
-            except Exception:  # noqa: BLE001 - keep watching through a passing error
-                log.exception("%s", self.name)
+            self._look(self.poll)
+
+    def _look(self, look: Any) -> None:
+        try:
+            look()
+        except Exception:  # noqa: BLE001 - keep watching through a passing error
+            log.exception("%s", self.name)
 
     def stop(self) -> None:
         self.stopping.set()
@@ -84,12 +87,6 @@ class ExecutionStatusEmitter(_Watcher):
         self._stop_listening()
         super().stop()
         self.ended.put("")  # wakes the loop
-
-    def _look(self, look: Any) -> None:
-        try:
-            look()
-        except Exception:  # noqa: BLE001 - keep watching through a passing error
-            log.exception("%s", self.name)
 
     def _announced(self, arn: str) -> None:
         machine = arn.rsplit(":", 1)[0].replace(":execution:", ":stateMachine:")
